@@ -1,0 +1,40 @@
+import os
+
+import pytest
+from django.db import connection
+
+# Live-server browser tests call the ORM from Playwright's event loop thread.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(autouse=True)
+def _storage_in_tmp(settings, tmp_path):
+    """Every test writes Parquet partitions, artifacts and datasets under its own folder."""
+    settings.TRACE_STORAGE_URL = str(tmp_path / "storage")
+
+
+@pytest.fixture
+def on_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def agent_and_token(db):
+    from traces.services import agent_create
+
+    return agent_create(name="conductor", modality="chat")
+
+
+@pytest.fixture
+def agent(agent_and_token):
+    return agent_and_token[0]
+
+
+@pytest.fixture
+def agent_client(agent_and_token):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {agent_and_token[1]}")
+    return client

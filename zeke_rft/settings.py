@@ -1,0 +1,275 @@
+"""ZEKE RFT settings.
+
+Every value comes from the environment through the small typed helpers below,
+with defaults that work on a bare machine: SQLite under var/, Celery eager,
+local storage under var/storage. Every variable is documented in .env.example.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlparse
+
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("ZEKE_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def database_from_url(url: str) -> dict:
+    """Turn DATABASE_URL (postgres://user:pass@host:port/name or sqlite:///path) into a DATABASES entry."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("postgres", "postgresql", "pgsql"):
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
+            "USER": unquote(parsed.username or ""),
+            "PASSWORD": unquote(parsed.password or ""),
+            "HOST": parsed.hostname or "",
+            "PORT": str(parsed.port or ""),
+            "OPTIONS": options,
+            "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
+            "TEST": {"NAME": env_str("DATABASE_TEST_NAME") or None},
+        }
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        if path.startswith("//"):
+            path = path[1:]
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:"}
+    raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)")
+
+
+DEBUG = env_bool("DEBUG", default=True)
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off ZEKE RFT refuses to start without a SECRET_KEY: "
+            "set SECRET_KEY in the environment (see .env.example)."
+        )
+    SECRET_KEY = "dev-only-insecure-key-change-me"  # noqa: S105 - DEBUG only, refused above in production
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "simple_history",
+    "django_celery_beat",
+    "traces",
+    "labeling",
+    "rewards",
+    "training",
+    "rollout",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "simple_history.middleware.HistoryRequestMiddleware",
+]
+
+ROOT_URLCONF = "zeke_rft.urls"
+WSGI_APPLICATION = "zeke_rft.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_from_url(env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'zeke_rft.sqlite3'}")),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the dev server and a worker read while another writes.
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;", "timeout": 20}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/review/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- REST API --------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "traces.auth.AgentTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "zeke_rft.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ZEKE RFT API",
+    "DESCRIPTION": "Trace ingestion, policy routing and status for ZEKE's agents.",
+    "VERSION": "1.0.0",
+    # Served from our own static files: no CDN on these machines.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# Ingestion limits (413 names the limit in its message).
+INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000)
+INGEST_MAX_REQUEST_BYTES = env_int("INGEST_MAX_REQUEST_BYTES", 20 * 1024 * 1024)
+INGEST_MAX_FIELD_CHARS = env_int("INGEST_MAX_FIELD_CHARS", 100_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_REQUEST_BYTES + 1024
+
+# --- Storage ---------------------------------------------------------------
+TRACE_STORAGE_URL = env_str("TRACE_STORAGE_URL", str(VAR_DIR / "storage"))
+
+# --- Celery ----------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
+CELERY_TASK_EAGER_PROPAGATES = True
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir),
+        "data_folder_out": str(_broker_dir),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+# Beat jobs are sweepers: each queues one task per item of work.
+CELERY_BEAT_SCHEDULE = {
+    "export-partitions-nightly": {"task": "traces.tasks.export_partitions_nightly", "schedule": crontab(hour=3, minute=0)},
+    "run-filters-nightly": {"task": "traces.tasks.run_filters_nightly", "schedule": crontab(hour=2, minute=0)},
+    "purge-raw-text-nightly": {"task": "traces.tasks.purge_raw_text_nightly", "schedule": crontab(hour=2, minute=30)},
+    "build-label-queue-daily": {"task": "labeling.tasks.build_label_queue_daily", "schedule": crontab(hour=6, minute=0)},
+    "train-reward-model-weekly": {
+        "task": "rewards.tasks.train_reward_model_weekly",
+        "schedule": crontab(hour=4, minute=0, day_of_week="sun"),
+    },
+    "score-traces-nightly": {"task": "rewards.tasks.score_traces_nightly", "schedule": crontab(hour=5, minute=0)},
+    "build-dataset-weekly": {
+        "task": "training.tasks.build_dataset_weekly",
+        "schedule": crontab(hour=5, minute=30, day_of_week="sun"),
+    },
+    "poll-training-runs": {"task": "training.tasks.poll_training_runs", "schedule": timedelta(minutes=2)},
+    "run-online-monitors": {"task": "rollout.tasks.run_online_monitors", "schedule": timedelta(minutes=5)},
+}
+
+# --- Pipeline knobs ---------------------------------------------------------
+RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 7)
+TIMEOUT_THRESHOLD_MS = env_int("TIMEOUT_THRESHOLD_MS", 30_000)
+FILTER_RULES_DISABLED = env_list("FILTER_RULES_DISABLED", [])
+LABEL_QUEUE_SIZE = env_int("LABEL_QUEUE_SIZE", 40)
+if not 30 <= LABEL_QUEUE_SIZE <= 50:
+    raise ImproperlyConfigured(f"LABEL_QUEUE_SIZE must be between 30 and 50, got {LABEL_QUEUE_SIZE}")
+
+# --- OpenAI-compatible RFT backend -------------------------------------------
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL")
+OPENAI_API_VERSION = env_str("OPENAI_API_VERSION")  # set for Azure OpenAI
+OPENAI_AZURE_ENDPOINT = env_str("OPENAI_AZURE_ENDPOINT")  # set for Azure OpenAI
+OPENAI_BASE_MODEL = env_str("OPENAI_BASE_MODEL", "o4-mini-2025-04-16")
+OPENAI_GRADER_MODEL = env_str("OPENAI_GRADER_MODEL", "gpt-4o-mini-2024-07-18")
+OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 3)
+OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 60.0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)

@@ -1,0 +1,79 @@
+"""GET /api/agents/status — for smoke tests and monitoring.
+
+zeke_rft sits above every app, so this is the one place that composes their
+status without making traces depend on rollout or rewards.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count, Max, Q
+from django.utils import timezone
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from rewards.selectors import reward_model_alerts
+from rollout.selectors import policy_active_by_modality
+from traces.models import Agent
+
+
+def database_reachable() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
+
+
+def broker_status() -> dict:
+    """Eager mode has no broker to reach; otherwise open a connection to it with a short timeout."""
+    if settings.CELERY_TASK_ALWAYS_EAGER and not settings.CELERY_BROKER_URL:
+        return {"mode": "eager", "reachable": True}
+    from zeke_rft.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return {"mode": "broker", "reachable": True}
+    except Exception as exc:
+        return {"mode": "broker", "reachable": False, "error": str(exc)[:200]}
+
+
+def agents_status() -> list[dict]:
+    since = timezone.now() - timedelta(hours=24)
+    agents = Agent.objects.annotate(
+        last_trace_at=Max("traces__received_at"),
+        traces_24h=Count("traces", filter=Q(traces__received_at__gte=since)),
+    ).order_by("name")
+    return [
+        {
+            "name": agent.name,
+            "modality": agent.modality,
+            "active": agent.active,
+            "last_trace_at": agent.last_trace_at,
+            "traces_24h": agent.traces_24h,
+        }
+        for agent in agents
+    ]
+
+
+def system_status() -> dict:
+    database_ok = database_reachable()
+    broker = broker_status()
+    return {
+        "ok": database_ok and broker["reachable"],
+        "time": timezone.now(),
+        "database": {"reachable": database_ok, "vendor": connection.vendor},
+        "broker": broker,
+        "agents": agents_status() if database_ok else [],
+        "active_policies": policy_active_by_modality() if database_ok else {},
+        "alerts": reward_model_alerts() if database_ok else [],
+    }
+
+
+class AgentsStatusApi(APIView):
+    def get(self, request):
+        status = system_status()
+        return Response(status, status=200 if status["ok"] else 503)

@@ -135,7 +135,9 @@ class ScoreCard(models.Model):
                 models.CheckConstraint(condition=Q(**{f"{d}__gte": 1, f"{d}__lte": 5}), name=f"scorecard_{d}_1_to_5")
                 for d in DIMENSIONS
             ],
-            models.CheckConstraint(condition=Q(complexity__gte=1, complexity__lte=3), name="scorecard_complexity_1_to_3"),
+            models.CheckConstraint(
+                condition=Q(complexity__gte=1, complexity__lte=3), name="scorecard_complexity_1_to_3"
+            ),
         ]
 
     def __str__(self):
@@ -156,7 +158,9 @@ class PreferenceSource(models.TextChoices):
 class Preference(models.Model):
     """Two responses (or trajectories) to the same prompt and which one is preferred, and why."""
 
-    trace = models.ForeignKey("traces.Trace", null=True, blank=True, on_delete=models.CASCADE, related_name="preferences")
+    trace = models.ForeignKey(
+        "traces.Trace", null=True, blank=True, on_delete=models.CASCADE, related_name="preferences"
+    )
     task = models.ForeignKey(LabelTask, null=True, blank=True, on_delete=models.SET_NULL, related_name="preferences")
     reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
     source = models.CharField(max_length=10, choices=PreferenceSource.choices, default=PreferenceSource.HUMAN)

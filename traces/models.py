@@ -145,7 +145,9 @@ class FilterRun(models.Model):
 
     trigger = models.CharField(max_length=10, choices=FilterRunTrigger.choices)
     triggered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    day = models.DateField(null=True, blank=True, help_text="Only traces that occurred on this day; empty = all pending")
+    day = models.DateField(
+        null=True, blank=True, help_text="Only traces that occurred on this day; empty = all pending"
+    )
     dry_run = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=FilterRunStatus.choices, default=FilterRunStatus.RUNNING)
     processed = models.PositiveIntegerField(default=0)

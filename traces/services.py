@@ -4,8 +4,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from traces.models import Agent, Modality
-from zeke_rft.history import history_set
 from traces.tokens import token_generate, token_hash
+from zeke_rft.history import history_set
 
 
 @transaction.atomic
@@ -43,3 +43,21 @@ def agent_revoke_token(*, agent: Agent, user=None) -> None:
     agent.token_revoked = True
     history_set(agent, user=user, reason="token revoked")
     agent.save()
+
+
+@transaction.atomic
+def traces_quarantine(*, policy_id: str, reason: str, user=None) -> int:
+    """Quarantine every trace answered by `policy_id` (called by rollout on rollback); returns how many."""
+    from traces.models import Trace
+
+    return Trace.objects.filter(policy_id=policy_id, quarantined=False).update(
+        quarantined=True, quarantine_reason=reason
+    )
+
+
+@transaction.atomic
+def traces_release(*, policy_id: str, user=None) -> int:
+    """A reviewer releases a rolled-back policy's traces back to training; returns how many."""
+    from traces.models import Trace
+
+    return Trace.objects.filter(policy_id=policy_id, quarantined=True).update(quarantined=False, quarantine_reason="")

@@ -227,10 +227,16 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 # Beat jobs are sweepers: each queues one task per item of work.
 CELERY_BEAT_SCHEDULE = {
-    "export-partitions-nightly": {"task": "traces.tasks.export_partitions_nightly", "schedule": crontab(hour=3, minute=0)},
+    "export-partitions-nightly": {
+        "task": "traces.tasks.export_partitions_nightly",
+        "schedule": crontab(hour=3, minute=0),
+    },
     "run-filters-nightly": {"task": "traces.tasks.run_filters_nightly", "schedule": crontab(hour=2, minute=0)},
     "purge-raw-text-nightly": {"task": "traces.tasks.purge_raw_text_nightly", "schedule": crontab(hour=2, minute=30)},
-    "build-label-queue-daily": {"task": "labeling.tasks.build_label_queue_daily", "schedule": crontab(hour=6, minute=0)},
+    "build-label-queue-daily": {
+        "task": "labeling.tasks.build_label_queue_daily",
+        "schedule": crontab(hour=6, minute=0),
+    },
     "train-reward-model-weekly": {
         "task": "rewards.tasks.train_reward_model_weekly",
         "schedule": crontab(hour=4, minute=0, day_of_week="sun"),

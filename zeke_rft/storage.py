@@ -60,7 +60,9 @@ class LocalStorage:
         base = self.path(prefix) if prefix else self.root
         if not base.exists():
             return []
-        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".tmp-"))
+        return sorted(
+            str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file() and not p.name.startswith(".tmp-")
+        )
 
 
 def storage_from_url(url: str):
@@ -71,7 +73,9 @@ def storage_from_url(url: str):
         raise ImproperlyConfigured(
             f"TRACE_STORAGE_URL={url!r}: the S3 backend is not installed in this build; use a local folder or file:// URL"
         )
-    raise ImproperlyConfigured(f"TRACE_STORAGE_URL scheme {parsed.scheme!r} is not supported (use a folder, file:// or s3://)")
+    raise ImproperlyConfigured(
+        f"TRACE_STORAGE_URL scheme {parsed.scheme!r} is not supported (use a folder, file:// or s3://)"
+    )
 
 
 def get_storage():

@@ -73,7 +73,8 @@ def database_from_url(url: str) -> dict:
             "PORT": str(parsed.port or ""),
             "OPTIONS": options,
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
-            "TEST": {"NAME": env_str("DATABASE_TEST_NAME") or None},
+            # A test database per process, so parallel test runs on one server never share one.
+            "TEST": {"NAME": env_str("DATABASE_TEST_NAME") or f"test_{unquote(parsed.path.lstrip('/')) or 'postgres'}_{os.getpid()}"},
         }
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)

@@ -64,9 +64,10 @@ def database_from_url(url: str) -> dict:
     parsed = urlparse(url)
     if parsed.scheme in ("postgres", "postgresql", "pgsql"):
         options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        name = unquote(parsed.path.lstrip("/")) or "postgres"
         return {
             "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parsed.path.lstrip("/")) or "postgres",
+            "NAME": name,
             "USER": unquote(parsed.username or ""),
             "PASSWORD": unquote(parsed.password or ""),
             "HOST": parsed.hostname or "",
@@ -74,7 +75,7 @@ def database_from_url(url: str) -> dict:
             "OPTIONS": options,
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
             # A test database per process, so parallel test runs on one server never share one.
-            "TEST": {"NAME": env_str("DATABASE_TEST_NAME") or f"test_{unquote(parsed.path.lstrip('/')) or 'postgres'}_{os.getpid()}"},
+            "TEST": {"NAME": env_str("DATABASE_TEST_NAME") or f"test_{name}_{os.getpid()}"},
         }
     if parsed.scheme == "sqlite":
         path = unquote(parsed.path)

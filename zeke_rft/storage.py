@@ -71,7 +71,8 @@ def storage_from_url(url: str):
         return LocalStorage(parsed.path if parsed.scheme == "file" else url)
     if parsed.scheme == "s3":
         raise ImproperlyConfigured(
-            f"TRACE_STORAGE_URL={url!r}: the S3 backend is not installed in this build; use a local folder or file:// URL"
+            f"TRACE_STORAGE_URL={url!r}: the S3 backend is not installed in this build; "
+            "use a local folder or file:// URL"
         )
     raise ImproperlyConfigured(
         f"TRACE_STORAGE_URL scheme {parsed.scheme!r} is not supported (use a folder, file:// or s3://)"

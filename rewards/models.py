@@ -34,6 +34,8 @@ class RewardModel(models.Model):
             models.UniqueConstraint(
                 fields=["status"], condition=models.Q(status="active"), name="rewardmodel_single_active"
             ),
+            # The idempotency key of training: the same data and hyperparameters make one version.
+            models.UniqueConstraint(fields=["training_data_hash"], name="rewardmodel_unique_training_data"),
         ]
 
     def __str__(self):

@@ -1,4 +1,15 @@
+"""Reads for the rewards app (it reads labeling and traces models here, never writes them)."""
+
+from collections import Counter, defaultdict
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from labeling.models import DIMENSIONS, Preference, RewardEvent, RewardSource, ScoreCard
+from labeling.services import reward_from_scores
 from rewards.models import AgreementCheck, RewardModel, RewardModelStatus
+from traces.models import TraceStatus
+from traces.selectors import trace_scrubbed_view, traces_eligible
+from zeke_rft.hashing import sha256_bytes, sha256_json
 
 
 def reward_model_active() -> RewardModel | None:
@@ -24,3 +35,174 @@ def reward_model_alerts() -> list[dict]:
             f"below {check.threshold:.2f}: retrain or recalibrate.",
         }
     ]
+
+
+# --- training data ------------------------------------------------------------
+
+TEST_SPLIT_MODULUS = 5  # one example in five (by a hash of its key) is held out, for every version alike
+
+
+def example_is_held_out(key: str) -> bool:
+    """The held-out split is a fixed function of an example's key, so every model version
+    (and the active one, re-evaluated) is measured on the same examples and never trained on them."""
+    return int(sha256_bytes(key.encode("utf-8"))[:8], 16) % TEST_SPLIT_MODULUS == 0
+
+
+def _card_examples() -> list[dict]:
+    cards_by_trace = defaultdict(list)
+    queryset = (
+        ScoreCard.objects.filter(trace__status=TraceStatus.ELIGIBLE).select_related("trace").order_by("trace_id", "id")
+    )
+    for card in queryset:
+        cards_by_trace[card.trace_id].append(card)
+    examples = []
+    for trace_id, cards in cards_by_trace.items():
+        rewards = [
+            reward_from_scores(
+                success=c.success, helpfulness=c.helpfulness, tone_alignment=c.tone_alignment, safety=c.safety
+            )
+            for c in cards
+        ]
+        domain = Counter(c.task_category for c in cards).most_common(1)[0][0]
+        item = trace_scrubbed_view(cards[0].trace)
+        item["task_category"] = domain
+        item["complexity"] = round(sum(c.complexity for c in cards) / len(cards), 4)
+        examples.append(
+            {
+                "key": f"trace:{trace_id}",
+                "item": item,
+                "reward": round(sum(rewards) / len(rewards), 6),
+                "dimensions": {
+                    d: round(sum((getattr(c, d) - 1) / 4 for c in cards) / len(cards), 6) for d in DIMENSIONS
+                },
+                "domain": domain,
+                "n_cards": len(cards),
+            }
+        )
+    return examples
+
+
+def _trajectory_calls(trajectory) -> list:
+    if isinstance(trajectory, dict):
+        return trajectory.get("tool_calls") or []
+    return trajectory if isinstance(trajectory, list) else []
+
+
+def preference_items(preference: Preference) -> tuple[dict, dict]:
+    """The two replies of a preference as reward-model items."""
+    return tuple(
+        {
+            "user_message": preference.prompt,
+            "final_response": response,
+            "tool_calls": _trajectory_calls(trajectory),
+            "task_category": preference.task_category,
+        }
+        for response, trajectory in (
+            (preference.response_a, preference.trajectory_a),
+            (preference.response_b, preference.trajectory_b),
+        )
+    )
+
+
+def _pair_examples() -> list[dict]:
+    examples = []
+    for preference in Preference.objects.order_by("id"):
+        item_a, item_b = preference_items(preference)
+        key = (
+            f"trace:{preference.trace_id}"
+            if preference.trace_id
+            else f"preference:{preference.import_key or preference.pk}"
+        )
+        examples.append(
+            {"key": key, "a": item_a, "b": item_b, "winner": preference.choice, "domain": preference.task_category}
+        )
+    return examples
+
+
+def reward_training_examples() -> dict:
+    """Score-card and preference examples split into train and held-out test, plus a data hash."""
+    cards, pairs = _card_examples(), _pair_examples()
+    split = {"train_cards": [], "test_cards": [], "train_pairs": [], "test_pairs": []}
+    for example in cards:
+        split["test_cards" if example_is_held_out(example["key"]) else "train_cards"].append(example)
+    for example in pairs:
+        split["test_pairs" if example_is_held_out(example["key"]) else "train_pairs"].append(example)
+    split["data_hash"] = sha256_json({"cards": cards, "pairs": pairs})
+    return split
+
+
+# --- scoring and recalibration ------------------------------------------------
+
+_VIEW_FIELDS = (
+    "id",
+    "conversation_id",
+    "modality",
+    "task_category",
+    "scrubbed_user_message",
+    "scrubbed_context",
+    "selected_tools",
+    "scrubbed_tool_calls",
+    "scrubbed_final_response",
+    "latency_ms",
+    "flags",
+    "policy_id",
+    "arm",
+    "occurred_at",
+)
+
+
+def traces_to_score(*, version: str) -> QuerySet:
+    """Eligible traces with no human label and no event yet from this model version (scrubbed fields only)."""
+    human = ScoreCard.objects.filter(trace_id=OuterRef("pk"))
+    scored = RewardEvent.objects.filter(
+        trace_id=OuterRef("pk"), source=RewardSource.MODEL, reward_model_version=version
+    )
+    return (
+        traces_eligible()
+        .select_related(None)
+        .filter(~Exists(human), ~Exists(scored))
+        .only(*_VIEW_FIELDS)
+        .order_by("id")
+    )
+
+
+def traces_for_spot_check(*, version: str, since) -> list[int]:
+    """Traces the model scored since `since` that no reviewer has labeled yet."""
+    human = ScoreCard.objects.filter(trace_id=OuterRef("trace_id"))
+    return list(
+        RewardEvent.objects.filter(source=RewardSource.MODEL, reward_model_version=version, created_at__gte=since)
+        .filter(~Exists(human), trace__status=TraceStatus.ELIGIBLE, trace__quarantined=False)
+        .order_by("trace_id")
+        .values_list("trace_id", flat=True)
+    )
+
+
+def model_human_pairs(*, version: str, since, until) -> list[tuple[float, float]]:
+    """(model reward, human reward) for traces that have both, the human cards written in [since, until)."""
+    model_rewards = dict(
+        RewardEvent.objects.filter(source=RewardSource.MODEL, reward_model_version=version).values_list(
+            "trace_id", "reward"
+        )
+    )
+    human = defaultdict(list)
+    cards = ScoreCard.objects.filter(
+        trace_id__in=list(model_rewards), created_at__gte=since, created_at__lt=until
+    ).order_by("trace_id")
+    for card in cards:
+        human[card.trace_id].append(
+            reward_from_scores(
+                success=card.success,
+                helpfulness=card.helpfulness,
+                tone_alignment=card.tone_alignment,
+                safety=card.safety,
+            )
+        )
+    return [(model_rewards[trace_id], sum(values) / len(values)) for trace_id, values in sorted(human.items())]
+
+
+def reward_models_list() -> QuerySet:
+    return RewardModel.objects.select_related("created_by").order_by("-created_at", "-id")
+
+
+def agreement_checks_for(reward_model: RewardModel) -> QuerySet:
+    return AgreementCheck.objects.filter(reward_model=reward_model).order_by("-window_end")

@@ -281,3 +281,10 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+
+# --- rewards ---
+REWARD_AGREEMENT_THRESHOLD = env_float("REWARD_AGREEMENT_THRESHOLD", 0.5)  # alert when model–human Spearman is below
+REWARD_AGREEMENT_MIN_N = env_int("REWARD_AGREEMENT_MIN_N", 5)  # traces with both rewards needed before alerting
+REWARD_SPOT_CHECK_SIZE = env_int("REWARD_SPOT_CHECK_SIZE", 5)  # model-scored traces sent to the queue each week
+REWARD_MIN_SCORE_CARDS = env_int("REWARD_MIN_SCORE_CARDS", 20)  # labeled traces (train split) needed to train
+REWARD_MIN_PREFERENCES = env_int("REWARD_MIN_PREFERENCES", 20)  # or decisive preferences (train split)

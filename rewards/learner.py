@@ -1,0 +1,170 @@
+"""The reward model itself: fitting and predicting, no database.
+
+Training examples:
+- cards: {"item": dict, "reward": float in [0, 1], "dimensions": {dimension: float in [0, 1]}, "domain", "key"}
+  (one per trace; the mean over its score cards);
+- pairs: {"a": item, "b": item, "winner": "a" | "b" | "tie", "domain", "key"} (ties are not trained on).
+
+Model (all linear, on the features of rewards.features):
+1. Bradley–Terry: P(a beats b) = sigmoid(w · (x_a - x_b)), a logistic regression on
+   feature differences with both orders (no intercept), so w · x is a utility.
+2. Pointwise: ridge regression of [reward, success, helpfulness, tone_alignment, safety]
+   on the features plus the standardized Bradley–Terry utility (stacking: the
+   preferences inform the reward through that one column, weighted by the score cards).
+3. Uncertainty: a bootstrap ensemble (`members` fits on resampled examples, fixed
+   seed); the reward is the members' mean and the uncertainty their standard deviation.
+   Without score cards the reward is sigmoid(utility - median training utility) of
+   a bootstrap ensemble of Bradley–Terry fits, uncertainty again their deviation.
+
+The artifact is a plain dict of numpy/scipy arrays (no fitted sklearn objects), so
+loading it needs only numpy and scipy and prediction is two sparse products.
+"""
+
+import numpy as np
+from scipy import sparse
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from rewards import features
+
+ARTIFACT_FORMAT = 1
+DIMENSIONS = ("success", "helpfulness", "tone_alignment", "safety")
+TARGETS = ("reward", *DIMENSIONS)
+ALGORITHM = "hashed text + structured features; Bradley–Terry logistic + bootstrap ridge ensemble"
+
+DEFAULT_HYPERPARAMETERS = {
+    "ridge_alpha": 3.0,
+    "bt_C": 0.5,
+    "members": 5,
+    "seed": 20261201,
+    "pair_temperature": 0.1,
+    "max_iter": 500,
+}
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(values, -30, 30)))
+
+
+def _dense(product) -> np.ndarray:
+    return product.toarray() if sparse.issparse(product) else np.asarray(product)
+
+
+def _pair_differences(pairs: list[dict], artifact: dict) -> tuple[sparse.csr_matrix, np.ndarray]:
+    x_a = features.feature_matrix([p["a"] for p in pairs], **_scaling(artifact))
+    x_b = features.feature_matrix([p["b"] for p in pairs], **_scaling(artifact))
+    wins = np.array([p["winner"] == "a" for p in pairs], dtype=np.int64)
+    difference = x_a - x_b
+    # Both orders, so the fit is symmetric and needs no intercept.
+    return sparse.vstack([difference, -difference], format="csr"), np.concatenate([wins, 1 - wins])
+
+
+def _scaling(artifact: dict) -> dict:
+    return {"dense_mean": artifact["dense_mean"], "dense_scale": artifact["dense_scale"]}
+
+
+def _fit_bradley_terry(pairs: list[dict], artifact: dict, hyper: dict, members: int) -> sparse.csc_matrix:
+    difference, wins = _pair_differences(pairs, artifact)
+    half = len(pairs)
+    rng = np.random.default_rng(hyper["seed"])
+    columns = []
+    for _member in range(members):
+        rows = np.arange(half) if members == 1 else rng.integers(0, half, size=half)
+        rows = np.concatenate([rows, rows + half])
+        y = wins[rows]
+        if len(set(y.tolist())) < 2:
+            columns.append(np.zeros(difference.shape[1]))
+            continue
+        fit = LogisticRegression(C=hyper["bt_C"], fit_intercept=False, max_iter=hyper["max_iter"], solver="lbfgs")
+        fit.fit(difference[rows], y)
+        columns.append(fit.coef_[0])
+    return sparse.csc_matrix(np.column_stack(columns))
+
+
+def _utility(artifact: dict, x: sparse.csr_matrix) -> np.ndarray | None:
+    """Bradley–Terry utilities, one column per ensemble member (None without preferences)."""
+    if artifact["bt_weights"] is None:
+        return None
+    return _dense(x @ artifact["bt_weights"])
+
+
+def _with_utility(artifact: dict, x: sparse.csr_matrix) -> sparse.csr_matrix:
+    utility = _utility(artifact, x)
+    if utility is None:
+        return x
+    column = (utility.mean(axis=1) - artifact["utility_mean"]) / artifact["utility_scale"]
+    return sparse.hstack([x, sparse.csr_matrix(column.reshape(-1, 1))], format="csr")
+
+
+def _fit_pointwise(cards: list[dict], artifact: dict, hyper: dict) -> tuple[sparse.csc_matrix, np.ndarray]:
+    x = _with_utility(artifact, features.feature_matrix([c["item"] for c in cards], **_scaling(artifact)))
+    y = np.array([[c["reward"], *[c["dimensions"][d] for d in DIMENSIONS]] for c in cards], dtype=np.float64)
+    rng = np.random.default_rng(hyper["seed"] + 1)
+    weights, intercepts = [], []
+    for _ in range(hyper["members"]):
+        rows = rng.integers(0, len(cards), size=len(cards))
+        fit = Ridge(alpha=hyper["ridge_alpha"], solver="sparse_cg", tol=1e-6, max_iter=hyper["max_iter"])
+        fit.fit(x[rows], y[rows])
+        weights.append(fit.coef_.T)
+        intercepts.append(fit.intercept_)
+    return sparse.csc_matrix(np.hstack(weights)), np.concatenate(intercepts)
+
+
+def learner_fit(*, cards: list[dict], pairs: list[dict], hyperparameters: dict | None = None) -> dict:
+    """Fit the model; returns the artifact dict. Needs score cards or decisive pairs (or both)."""
+    hyper = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
+    decisive = [p for p in pairs if p["winner"] in ("a", "b")]
+    if not cards and not decisive:
+        raise ValueError("nothing to train on: no score cards and no decisive preferences")
+    items = [c["item"] for c in cards] + [p[side] for p in decisive for side in ("a", "b")]
+    mean, scale = features.dense_standardization(items)
+    artifact = {
+        "format": ARTIFACT_FORMAT,
+        "feature_version": features.FEATURE_VERSION,
+        "hyperparameters": hyper,
+        "dense_mean": mean,
+        "dense_scale": scale,
+        "bt_weights": None,
+        "point_weights": None,
+        "point_intercepts": None,
+    }
+    if decisive:
+        artifact["bt_weights"] = _fit_bradley_terry(decisive, artifact, hyper, 1 if cards else hyper["members"])
+        utility = _utility(artifact, features.feature_matrix(items, **_scaling(artifact))).mean(axis=1)
+        artifact["utility_mean"] = float(utility.mean())
+        artifact["utility_scale"] = float(utility.std()) or 1.0
+        artifact["utility_center"] = float(np.median(utility))
+    if cards:
+        artifact["point_weights"], artifact["point_intercepts"] = _fit_pointwise(cards, artifact, hyper)
+    return artifact
+
+
+def learner_predict(artifact: dict, items: list[dict]) -> dict:
+    """{"reward": (n,), "uncertainty": (n,), "dimensions": (n, 4) or None} for the items (vectorized)."""
+    if not items:
+        return {"reward": np.zeros(0), "uncertainty": np.zeros(0), "dimensions": None}
+    x = features.feature_matrix(items, **_scaling(artifact))
+    if artifact["point_weights"] is not None:
+        x = _with_utility(artifact, x)
+        members = artifact["hyperparameters"]["members"]
+        predicted = _dense(x @ artifact["point_weights"]) + artifact["point_intercepts"]
+        predicted = np.clip(predicted, 0.0, 1.0).reshape(len(items), members, len(TARGETS))
+        return {
+            "reward": predicted[:, :, 0].mean(axis=1),
+            "uncertainty": predicted[:, :, 0].std(axis=1),
+            "dimensions": predicted[:, :, 1:].mean(axis=1),
+        }
+    rewards = _sigmoid(_utility(artifact, x) - artifact["utility_center"])
+    return {"reward": rewards.mean(axis=1), "uncertainty": rewards.std(axis=1), "dimensions": None}
+
+
+def learner_pair_probability(artifact: dict, items_a: list[dict], items_b: list[dict]) -> np.ndarray:
+    """P(a is preferred to b): Bradley–Terry when the model has preferences, else from the reward gap."""
+    if not items_a:
+        return np.zeros(0)
+    if artifact["bt_weights"] is not None:
+        x_a = features.feature_matrix(items_a, **_scaling(artifact))
+        x_b = features.feature_matrix(items_b, **_scaling(artifact))
+        return _sigmoid((_utility(artifact, x_a) - _utility(artifact, x_b)).mean(axis=1))
+    temperature = artifact["hyperparameters"]["pair_temperature"]
+    gap = learner_predict(artifact, items_a)["reward"] - learner_predict(artifact, items_b)["reward"]
+    return _sigmoid(gap / temperature)

@@ -1,0 +1,298 @@
+"""Writes for the rewards app: train, promote, retire, predict, score, spot-check, agreement.
+
+`reward_model_predict` is the contract other apps call (rollout for win-rate,
+training for ranking); keep its signature stable.
+"""
+
+import logging
+import random
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from labeling.services import label_tasks_add, reward_events_record_model
+from rewards import evaluation, features, learner
+from rewards.artifacts import artifact_load, artifact_write
+from rewards.models import AgreementCheck, RewardModel, RewardModelStatus
+from rewards.selectors import (
+    model_human_pairs,
+    reward_model_active,
+    reward_training_examples,
+    traces_for_spot_check,
+    traces_to_score,
+)
+from traces.selectors import trace_scrubbed_view
+from zeke_rft.errors import ApplicationError
+from zeke_rft.hashing import sha256_json
+from zeke_rft.history import history_set
+
+logger = logging.getLogger(__name__)
+
+
+# --- the contract ---------------------------------------------------------------
+
+
+def reward_model_predict(*, items: list[dict], reward_model: RewardModel | None = None) -> list[dict]:
+    """Predicted reward in [0, 1] and uncertainty for items shaped like trace_scrubbed_view
+    (missing keys tolerated), with the active model unless one is given."""
+    reward_model = reward_model or reward_model_active()
+    if reward_model is None:
+        raise ApplicationError("no reward model is active: train one (manage.py train_reward_model) and promote it")
+    predicted = learner.learner_predict(artifact_load(reward_model), list(items))
+    return [
+        {"reward": float(reward), "uncertainty": float(uncertainty)}
+        for reward, uncertainty in zip(predicted["reward"], predicted["uncertainty"], strict=True)
+    ]
+
+
+# --- training, evaluation, promotion ----------------------------------------------
+
+
+def _version_for(data_hash: str) -> str:
+    return f"rm-{timezone.now():%Y%m%d-%H%M%S}-{data_hash[:8]}"
+
+
+def _check_enough(examples: dict) -> None:
+    cards = len(examples["train_cards"])
+    pairs = sum(1 for p in examples["train_pairs"] if p["winner"] in ("a", "b"))
+    if cards < settings.REWARD_MIN_SCORE_CARDS and pairs < settings.REWARD_MIN_PREFERENCES:
+        raise ApplicationError(
+            f"not enough labels to train a reward model: {cards} labeled traces and {pairs} decisive preferences "
+            f"in the training split (need {settings.REWARD_MIN_SCORE_CARDS} or {settings.REWARD_MIN_PREFERENCES})",
+            extra={"train_cards": cards, "train_pairs": pairs},
+        )
+
+
+def _training_counts(examples: dict) -> dict:
+    return {
+        "train_cards": len(examples["train_cards"]),
+        "test_cards": len(examples["test_cards"]),
+        "score_cards": sum(c["n_cards"] for c in examples["train_cards"] + examples["test_cards"]),
+        "train_pairs": sum(1 for p in examples["train_pairs"] if p["winner"] in ("a", "b")),
+        "test_pairs": sum(1 for p in examples["test_pairs"] if p["winner"] in ("a", "b")),
+        "ties_skipped": sum(1 for p in examples["train_pairs"] + examples["test_pairs"] if p["winner"] == "tie"),
+    }
+
+
+def reward_model_train(
+    *, user=None, hyperparameters: dict | None = None, promote: bool = True, examples: dict | None = None
+) -> tuple[RewardModel, bool]:
+    """Train on every label, evaluate on the held-out split, store a candidate and (when
+    `promote`) apply the promotion rule. Safe to run twice: the same data and hyperparameters
+    give the same training_data_hash, and then the existing version is returned (created=False)."""
+    examples = examples or reward_training_examples()
+    hyper = {**learner.DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
+    data_hash = sha256_json(
+        {"data": examples["data_hash"], "hyperparameters": hyper, "features": features.FEATURE_VERSION}
+    )
+    existing = RewardModel.objects.filter(training_data_hash=data_hash).first()
+    if existing is not None:
+        return existing, False
+    _check_enough(examples)
+    started = timezone.now()
+    artifact = learner.learner_fit(cards=examples["train_cards"], pairs=examples["train_pairs"], hyperparameters=hyper)
+    fit_seconds = (timezone.now() - started).total_seconds()
+    metrics = evaluation.evaluate(artifact, cards=examples["test_cards"], pairs=examples["test_pairs"])
+    metrics["fit_seconds"] = round(fit_seconds, 3)
+    version = _version_for(data_hash)
+    key, sha256 = artifact_write(version=version, artifact=artifact)
+    reward_model = RewardModel(
+        version=version,
+        algorithm=learner.ALGORITHM,
+        feature_set=features.FEATURE_SET,
+        hyperparameters=hyper,
+        training_data_hash=data_hash,
+        training_counts=_training_counts(examples),
+        metrics=metrics,
+        artifact_key=key,
+        artifact_sha256=sha256,
+        status=RewardModelStatus.CANDIDATE,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    history_set(reward_model, user=user, reason="trained")
+    try:
+        with transaction.atomic():
+            reward_model.save()
+    except IntegrityError:
+        # Another worker trained on the same data at the same moment.
+        return RewardModel.objects.get(training_data_hash=data_hash), False
+    if promote:
+        reward_model_consider(reward_model=reward_model, user=user, examples=examples)
+        reward_model.refresh_from_db()
+    return reward_model, True
+
+
+def reward_model_evaluate(*, reward_model: RewardModel, examples: dict | None = None) -> dict:
+    """Metrics of a stored version on the current held-out split."""
+    examples = examples or reward_training_examples()
+    return evaluation.evaluate(artifact_load(reward_model), cards=examples["test_cards"], pairs=examples["test_pairs"])
+
+
+def reward_model_consider(*, reward_model: RewardModel, user=None, examples: dict | None = None) -> bool:
+    """The promotion rule: promote when no model is active, or when this one beats the active
+    one on the same held-out split (its primary metric strictly higher); otherwise it stays a
+    candidate and status_reason says why. Returns whether it was promoted."""
+    active = reward_model_active()
+    if active is not None and active.pk == reward_model.pk:
+        return True
+    if active is None:
+        reward_model_promote(reward_model=reward_model, user=user, reason="no reward model was active")
+        return True
+    examples = examples or reward_training_examples()
+    mine = reward_model_evaluate(reward_model=reward_model, examples=examples)
+    theirs = reward_model_evaluate(reward_model=active, examples=examples)
+    metric, my_value = evaluation.primary_metric(mine)
+    their_value = theirs["overall"].get(metric)
+    comparison = {"against": active.version, "metric": metric, "candidate": my_value, "active": their_value}
+    if my_value is not None and (their_value is None or my_value > their_value):
+        reward_model.metrics = {**reward_model.metrics, "comparison": comparison}
+        reward_model_promote(
+            reward_model=reward_model,
+            user=user,
+            reason=f"beats {active.version} on the same split: {metric} {my_value} > {their_value}",
+        )
+        return True
+    with transaction.atomic():
+        reward_model = RewardModel.objects.select_for_update().get(pk=reward_model.pk)
+        reward_model.metrics = {**reward_model.metrics, "comparison": comparison}
+        reward_model.status_reason = (
+            f"does not beat active {active.version} on the same split: {metric} {my_value} vs {their_value}"
+        )
+        history_set(reward_model, user=user, reason="kept as candidate")
+        reward_model.save()
+    return False
+
+
+@transaction.atomic
+def reward_model_promote(*, reward_model: RewardModel, user=None, reason: str = "promoted") -> RewardModel:
+    """Make this version the active one; the previously active version is retired. Audited."""
+    locked = RewardModel.objects.select_for_update().get(pk=reward_model.pk)
+    if locked.status == RewardModelStatus.ACTIVE:
+        return locked
+    for previous in RewardModel.objects.select_for_update().filter(status=RewardModelStatus.ACTIVE):
+        previous.status = RewardModelStatus.RETIRED
+        previous.status_reason = f"replaced by {locked.version}"
+        history_set(previous, user=user, reason=f"retired: replaced by {locked.version}")
+        previous.save()
+    locked.status = RewardModelStatus.ACTIVE
+    locked.status_reason = reason
+    locked.metrics = reward_model.metrics
+    history_set(locked, user=user, reason=f"promoted: {reason}")
+    locked.save()
+    return locked
+
+
+@transaction.atomic
+def reward_model_retire(*, reward_model: RewardModel, user=None, reason: str = "retired") -> RewardModel:
+    """Retire a version (the active one too: then no model is active until one is promoted). Audited."""
+    locked = RewardModel.objects.select_for_update().get(pk=reward_model.pk)
+    if locked.status == RewardModelStatus.RETIRED:
+        return locked
+    locked.status = RewardModelStatus.RETIRED
+    locked.status_reason = reason
+    history_set(locked, user=user, reason=f"retired: {reason}")
+    locked.save()
+    return locked
+
+
+# --- scoring -------------------------------------------------------------------
+
+
+def traces_score(*, reward_model: RewardModel | None = None, batch_size: int = 2000) -> dict:
+    """Score every eligible trace without a human label and without an event from this version.
+    Writes model RewardEvents (with version and uncertainty). Safe to run twice."""
+    reward_model = reward_model or reward_model_active()
+    if reward_model is None:
+        raise ApplicationError("no reward model is active: nothing to score with")
+    artifact = artifact_load(reward_model)
+    scored = 0
+    last_id = 0
+    while True:
+        batch = list(traces_to_score(version=reward_model.version).filter(id__gt=last_id)[:batch_size])
+        if not batch:
+            break
+        last_id = batch[-1].pk
+        predicted = learner.learner_predict(artifact, [trace_scrubbed_view(trace) for trace in batch])
+        rows = [
+            {"trace_id": trace.pk, "reward": float(reward), "uncertainty": float(uncertainty)}
+            for trace, reward, uncertainty in zip(batch, predicted["reward"], predicted["uncertainty"], strict=True)
+        ]
+        scored += reward_events_record_model(rows=rows, reward_model_version=reward_model.version)
+    return {"reward_model": reward_model.version, "scored": scored}
+
+
+# --- recalibration -------------------------------------------------------------------
+
+
+def spot_checks_queue(*, day: date | None = None, size: int | None = None, days: int = 7) -> int:
+    """Add a random slice (seeded by the day) of the traces the active model scored in the last
+    `days` days and no reviewer labeled to that day's queue, reason spot_check. Safe to run twice."""
+    reward_model = reward_model_active()
+    if reward_model is None:
+        return 0
+    day = day or timezone.localdate()
+    size = settings.REWARD_SPOT_CHECK_SIZE if size is None else size
+    since = timezone.make_aware(datetime.combine(day - timedelta(days=days), time.min))
+    candidates = traces_for_spot_check(version=reward_model.version, since=since)
+    chosen = sorted(random.Random(f"spot-check:{day.isoformat()}").sample(candidates, min(size, len(candidates))))
+    if not chosen:
+        return 0
+    return label_tasks_add(trace_ids=chosen, reason="spot_check", day=day)
+
+
+def agreement_check_run(
+    *, reward_model: RewardModel | None = None, window_end: date | None = None, days: int = 7
+) -> AgreementCheck | None:
+    """Compare model and human rewards on traces that have both (human cards written in the
+    window); alert when Spearman < REWARD_AGREEMENT_THRESHOLD with at least
+    REWARD_AGREEMENT_MIN_N traces. One check per (model, window_end): re-running updates it."""
+    reward_model = reward_model or reward_model_active()
+    if reward_model is None:
+        return None
+    window_end = window_end or timezone.localdate()
+    window_start = window_end - timedelta(days=days - 1)
+    since = timezone.make_aware(datetime.combine(window_start, time.min))
+    until = timezone.make_aware(datetime.combine(window_end + timedelta(days=1), time.min))
+    pairs = model_human_pairs(version=reward_model.version, since=since, until=until)
+    model_rewards = np.array([p[0] for p in pairs], dtype=float)
+    human_rewards = np.array([p[1] for p in pairs], dtype=float)
+    rho = evaluation.spearman(model_rewards, human_rewards) if pairs else None
+    mae = round(float(np.abs(model_rewards - human_rewards).mean()), 4) if pairs else None
+    threshold = settings.REWARD_AGREEMENT_THRESHOLD
+    alert = len(pairs) >= settings.REWARD_AGREEMENT_MIN_N and rho is not None and rho < threshold
+    check, _ = AgreementCheck.objects.update_or_create(
+        reward_model=reward_model,
+        window_end=window_end,
+        defaults={
+            "window_start": window_start,
+            "n": len(pairs),
+            "spearman": rho,
+            "mae": mae,
+            "threshold": threshold,
+            "alert": alert,
+        },
+    )
+    if alert:
+        logger.warning("reward model %s agreement below threshold: %s < %s", reward_model.version, rho, threshold)
+    return check
+
+
+def reward_model_weekly(*, day: date | None = None) -> dict:
+    """The weekly job: agreement check and spot checks for the active model, then retrain,
+    evaluate and maybe promote. Safe to run twice (same data → same version, no new row)."""
+    day = day or timezone.localdate()
+    summary = {"day": day.isoformat()}
+    check = agreement_check_run(window_end=day)
+    summary["agreement"] = None if check is None else {"n": check.n, "spearman": check.spearman, "alert": check.alert}
+    summary["spot_checks"] = spot_checks_queue(day=day)
+    try:
+        reward_model, created = reward_model_train()
+    except ApplicationError as exc:
+        summary["trained"] = None
+        summary["skipped"] = exc.message
+        return summary
+    summary["trained"] = {"version": reward_model.version, "created": created, "status": reward_model.status}
+    return summary

@@ -1,0 +1,51 @@
+import pytest
+
+from rewards.models import RewardModel
+from rewards.services import reward_model_predict, reward_model_train
+from zeke_rft.errors import ApplicationError
+
+GOOD_REPLY = {
+    "user_message": "Book a table for two at 7",
+    "final_response": "All set: book a table for two at 7. I checked your calendar first, picked the slot that fits, "
+    "and saved the confirmation.",
+    "tool_calls": [{"name": "calendar_update", "args": {}, "result": "ok", "error": None, "latency_ms": 200}],
+    "latency_ms": 1200,
+    "flags": [],
+    "task_category": "scheduling",
+}
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_predict_when_no_model_is_active():
+    with pytest.raises(ApplicationError, match="no reward model is active"):
+        reward_model_predict(items=[{"user_message": "hi", "final_response": "hello"}])
+
+
+def test_it_predicts_a_reward_and_uncertainty_per_item_with_the_active_model(labels):
+    labels.labeled(60)
+    reward_model, created = reward_model_train()
+    assert created and reward_model.status == "active"
+
+    predictions = reward_model_predict(
+        items=[
+            {**GOOD_REPLY},
+            {**GOOD_REPLY, "final_response": "Error: something went wrong.", "latency_ms": 18000},
+            {},
+        ]
+    )
+
+    assert len(predictions) == 3
+    for prediction in predictions:
+        assert 0.0 <= prediction["reward"] <= 1.0
+        assert prediction["uncertainty"] >= 0.0
+    assert predictions[0]["reward"] > predictions[1]["reward"]
+
+
+def test_it_predicts_with_a_given_candidate_version(labels):
+    labels.labeled(40)
+    reward_model, _ = reward_model_train(promote=False)
+    assert RewardModel.objects.get().status == "candidate"
+
+    [prediction] = reward_model_predict(items=[{"final_response": "ok"}], reward_model=reward_model)
+
+    assert 0.0 <= prediction["reward"] <= 1.0

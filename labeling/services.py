@@ -4,12 +4,16 @@ The functions at the top are the contract other apps call (rewards, rollout);
 keep their signatures stable.
 """
 
+import copy
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from labeling.access import user_can_review
 from labeling.models import (
+    DIMENSIONS,
     LabelQueue,
     LabelTask,
     Preference,
@@ -17,9 +21,14 @@ from labeling.models import (
     PreferenceSource,
     RewardEvent,
     RewardSource,
+    Rubric,
+    ScoreCard,
     TaskKind,
     TaskStatus,
 )
+from labeling.rubric_default import DEFAULT_DIMENSIONS, DEFAULT_RUBRIC_NAME
+from traces.models import TaskCategory, Trace
+from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
 from zeke_rft.history import history_set
 
@@ -140,3 +149,236 @@ def preference_import(
     except IntegrityError:
         return Preference.objects.get(import_key=key), False
     return preference, True
+
+
+# --- Rubric -------------------------------------------------------------------------------------------------------
+
+
+def rubric_validate_dimensions(dimensions) -> None:
+    """Each of DIMENSIONS with a label, a question and an anchor sentence for every point 1–5."""
+    if not isinstance(dimensions, dict):
+        raise ValidationError({"dimensions": "must be an object keyed by dimension"})
+    missing = [name for name in DIMENSIONS if name not in dimensions]
+    extra = [name for name in dimensions if name not in DIMENSIONS]
+    if missing or extra:
+        raise ValidationError(
+            {"dimensions": f"must have exactly {', '.join(DIMENSIONS)} (missing {missing}, extra {extra})"}
+        )
+    for name in DIMENSIONS:
+        spec = dimensions[name]
+        anchors = spec.get("anchors") if isinstance(spec, dict) else None
+        if not isinstance(anchors, dict) or sorted(anchors) != ["1", "2", "3", "4", "5"]:
+            raise ValidationError({"dimensions": f"{name}: anchors must have keys 1–5"})
+        if not all(isinstance(text, str) and text.strip() for text in anchors.values()):
+            raise ValidationError({"dimensions": f"{name}: every anchor needs a sentence"})
+        if not isinstance(spec.get("label"), str) or not spec["label"].strip():
+            raise ValidationError({"dimensions": f"{name}: label is required"})
+
+
+def rubric_active() -> Rubric:
+    """The active rubric; seeds the default ZEKE rubric when there is none."""
+    rubric = Rubric.objects.filter(active=True).order_by("-updated_at").first()
+    if rubric is not None:
+        return rubric
+    rubric = Rubric(name=DEFAULT_RUBRIC_NAME, version=1, dimensions=copy.deepcopy(DEFAULT_DIMENSIONS), active=True)
+    history_set(rubric, reason="default ZEKE rubric")
+    try:
+        with transaction.atomic():
+            rubric.save()
+    except IntegrityError:  # another process seeded it first, or an inactive one has the name
+        rubric = Rubric.objects.get(name=DEFAULT_RUBRIC_NAME)
+    return rubric
+
+
+@transaction.atomic
+def rubric_update(
+    *, rubric: Rubric, dimensions: dict, user=None, reason: str = "", active: bool | None = None
+) -> Rubric:
+    """Edit a rubric; bumps `version` when the dimensions change, with history (who, why)."""
+    rubric_validate_dimensions(dimensions)
+    current = Rubric.objects.select_for_update().get(pk=rubric.pk)
+    changed = current.dimensions != dimensions
+    rubric.version = current.version + 1 if changed else current.version
+    rubric.dimensions = dimensions
+    if active is not None:
+        rubric.active = active
+    history_set(rubric, user=user, reason=(reason or f"edited to v{rubric.version}")[:100])
+    rubric.save()
+    return rubric
+
+
+# --- Score cards, skips, preferences --------------------------------------------------------------------------------
+
+
+def _reason_text(prefix: str, rationale: str) -> str:
+    # simple-history's change reason column holds 100 characters; the full rationale is on the row itself.
+    text = f"{prefix}: {rationale.strip()}" if rationale.strip() else prefix
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+def tool_calls_validate(value, *, field: str = "corrected_tool_calls") -> list[dict] | None:
+    """Corrected tool calls: a list of {"name": non-empty str, "args": object}."""
+    if value in (None, "", []):
+        return None
+    if not isinstance(value, list):
+        raise ValidationError({field: "must be a list of {name, args} objects"})
+    calls = []
+    for index, call in enumerate(value):
+        if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not call["name"].strip():
+            raise ValidationError({field: f"call {index + 1}: needs a tool name"})
+        args = call.get("args", {})
+        if not isinstance(args, dict):
+            raise ValidationError({field: f"call {index + 1} ({call['name']}): args must be a JSON object"})
+        calls.append({"name": call["name"].strip(), "args": args})
+    return calls
+
+
+def _scores_validate(scores: dict, *, task_category: str, complexity: int) -> None:
+    errors = {}
+    for name in DIMENSIONS:
+        value = scores[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5:
+            errors[name] = f"must be an integer 1–5, got {value!r}"
+    if task_category not in TaskCategory.values:
+        errors["task_category"] = f"must be one of {', '.join(TaskCategory.values)}"
+    if not isinstance(complexity, int) or not 1 <= complexity <= 3:
+        errors["complexity"] = f"must be 1, 2 or 3, got {complexity!r}"
+    if errors:
+        raise ValidationError(errors)
+
+
+def _task_claim(*, task: LabelTask, reviewer) -> LabelTask:
+    """Lock the task and check this reviewer may complete it."""
+    task = LabelTask.objects.select_for_update().get(pk=task.pk)
+    if task.reviewer_id is not None and task.reviewer_id != reviewer.pk:
+        raise ApplicationError("This item is assigned to another reviewer.", status=403)
+    if task.status != TaskStatus.PENDING and task.completed_by_id not in (None, reviewer.pk):
+        raise ApplicationError("Another reviewer already completed this item.", status=409)
+    return task
+
+
+def _check_reviewer(reviewer) -> None:
+    if not user_can_review(reviewer):
+        raise ApplicationError("Only reviewers may label.", status=403)
+
+
+@transaction.atomic
+def scorecard_submit(
+    *,
+    reviewer,
+    trace=None,
+    task: LabelTask | None = None,
+    card: ScoreCard | None = None,
+    success: int,
+    helpfulness: int,
+    tone_alignment: int,
+    safety: int,
+    task_category: str,
+    complexity: int = 1,
+    safety_notes: str = "",
+    correction: str = "",
+    corrected_tool_calls: list | None = None,
+    rationale: str = "",
+) -> ScoreCard:
+    """Create or update `reviewer`'s score card for a trace and its human RewardEvent, in one transaction.
+
+    Pass `task` (from the panel), `trace`, or `card` (an edit). A reviewer edits only their own cards;
+    resubmitting updates the card (one per trace and reviewer). History gets the user and rationale.
+    """
+    _check_reviewer(reviewer)
+    scores = {"success": success, "helpfulness": helpfulness, "tone_alignment": tone_alignment, "safety": safety}
+    _scores_validate(scores, task_category=task_category, complexity=complexity)
+    corrected_tool_calls = tool_calls_validate(corrected_tool_calls)
+    if card is not None:
+        if card.reviewer_id != reviewer.pk:
+            raise ApplicationError("You can only edit your own score cards.", status=403)
+        trace_id = card.trace_id
+    elif task is not None:
+        trace_id = task.trace_id
+    elif trace is not None:
+        trace_id = trace.pk
+    else:
+        raise ValidationError({"trace": "a trace, task or card is required"})
+    if task is not None:
+        task = _task_claim(task=task, reviewer=reviewer)
+        if task.kind != TaskKind.SCORE:
+            raise ApplicationError("This item is an A/B preference, not a score card.")
+    existing = ScoreCard.objects.select_for_update().filter(trace_id=trace_id, reviewer=reviewer).first()
+    if existing is not None and task is not None and existing.task_id not in (None, task.pk):
+        raise ApplicationError("You already scored this trace; this overlap item is for another reviewer.")
+    now = timezone.now()
+    score_card = existing or ScoreCard(trace_id=trace_id, reviewer=reviewer, task=task)
+    rubric = rubric_active()
+    score_card.rubric, score_card.rubric_version = rubric, rubric.version
+    for name, value in scores.items():
+        setattr(score_card, name, value)
+    score_card.task_category, score_card.complexity = task_category, complexity
+    score_card.safety_notes, score_card.correction = safety_notes.strip(), correction.strip()
+    score_card.corrected_tool_calls, score_card.rationale = corrected_tool_calls, rationale.strip()
+    if task is not None and task.opened_at and score_card.seconds_spent is None:
+        score_card.seconds_spent = round((now - task.opened_at).total_seconds(), 3)
+    history_set(score_card, user=reviewer, reason=_reason_text("updated" if existing else "scored", rationale))
+    score_card.save()
+    RewardEvent.objects.update_or_create(
+        score_card=score_card,
+        defaults={"trace_id": trace_id, "source": RewardSource.HUMAN, "reward": reward_from_scores(**scores)},
+    )
+    if task is not None and task.status != TaskStatus.DONE:
+        task.status, task.completed_at, task.completed_by = TaskStatus.DONE, now, reviewer
+        history_set(task, user=reviewer, reason="scored")
+        task.save()
+    return score_card
+
+
+@transaction.atomic
+def label_task_skip(*, task: LabelTask, reviewer, reason: str) -> LabelTask:
+    """Skip an item with a reason (kept on the task and in its history)."""
+    _check_reviewer(reviewer)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "say why you skip this item"})
+    task = _task_claim(task=task, reviewer=reviewer)
+    if task.status == TaskStatus.DONE:
+        raise ApplicationError("This item is already scored; edit the score card instead.")
+    task.status, task.skip_reason = TaskStatus.SKIPPED, reason[:300]
+    task.completed_at, task.completed_by = timezone.now(), reviewer
+    history_set(task, user=reviewer, reason=_reason_text("skipped", reason))
+    task.save()
+    return task
+
+
+def label_task_open(*, task: LabelTask) -> None:
+    """Stamp when an item was first opened (for seconds per item). One conditional UPDATE, no history."""
+    LabelTask.objects.filter(pk=task.pk, opened_at__isnull=True).update(opened_at=timezone.now())
+
+
+@transaction.atomic
+def preference_submit(*, task: LabelTask, reviewer, choice: str, rationale: str = "") -> Preference:
+    """Record (or update) the reviewer's A/B choice for a preference item, with history."""
+    _check_reviewer(reviewer)
+    if choice not in PreferenceChoice.values:
+        raise ValidationError({"choice": "choose a, b or tie"})
+    task = _task_claim(task=task, reviewer=reviewer)
+    if task.kind != TaskKind.PREFERENCE or not isinstance(task.pair, dict):
+        raise ApplicationError("This item has no A/B pair to compare.")
+    trace = Trace.objects.get(pk=task.trace_id)
+    side_a, side_b = task.pair.get("a") or {}, task.pair.get("b") or {}
+    preference = Preference.objects.select_for_update().filter(task=task, reviewer=reviewer).first()
+    created = preference is None
+    preference = preference or Preference(task=task, reviewer=reviewer, trace=trace, source=PreferenceSource.HUMAN)
+    preference.prompt = trace.scrubbed_user_message
+    preference.response_a, preference.response_b = side_a.get("response", ""), side_b.get("response", "")
+    preference.trajectory_a, preference.trajectory_b = side_a.get("tool_calls"), side_b.get("tool_calls")
+    preference.policy_a, preference.policy_b = side_a.get("policy_id", ""), side_b.get("policy_id", "")
+    preference.choice, preference.rationale = choice, rationale.strip()
+    preference.task_category = trace.task_category
+    history_set(preference, user=reviewer, reason=_reason_text("chose" if created else "changed", rationale))
+    preference.save()
+    if task.status != TaskStatus.DONE:
+        task.status, task.completed_at, task.completed_by = TaskStatus.DONE, timezone.now(), reviewer
+        history_set(task, user=reviewer, reason=f"preferred {choice}")
+        task.save()
+    return preference
+
+
+from labeling.queueing import label_queue_build  # noqa: E402,F401  (re-exported: the queue build is a service)

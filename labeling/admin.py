@@ -1,0 +1,121 @@
+import csv
+
+from django.contrib import admin
+from django.http import HttpResponse
+from simple_history.admin import SimpleHistoryAdmin
+
+from labeling import services
+from labeling.models import LabelQueue, LabelTask, Preference, RewardEvent, Rubric, ScoreCard
+from zeke_rft.history import history_set
+
+
+def export_csv(modeladmin, request, queryset):
+    """Admin action: the selected rows as CSV (every concrete field; foreign keys as ids)."""
+    fields = [field for field in queryset.model._meta.concrete_fields]
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{queryset.model._meta.model_name}.csv"'
+    writer = csv.writer(response)
+    writer.writerow([field.attname for field in fields])
+    for row in queryset.values_list(*[field.attname for field in fields]).iterator():
+        writer.writerow(row)
+    return response
+
+
+export_csv.short_description = "Export selected as CSV"
+
+
+@admin.register(Rubric)
+class RubricAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "version", "active", "updated_at")
+    list_filter = ("active",)
+    readonly_fields = ("version", "created_at", "updated_at")
+    fields = ("name", "active", "dimensions", "version", "created_at", "updated_at")
+
+    def save_model(self, request, obj, form, change):
+        # Every edit goes through the service so the version goes up and history names the admin.
+        if change:
+            services.rubric_update(
+                rubric=obj, dimensions=obj.dimensions, active=obj.active, user=request.user, reason="edited in admin"
+            )
+        else:
+            services.rubric_validate_dimensions(obj.dimensions)
+            obj.version = 1
+            history_set(obj, user=request.user, reason="created in admin")
+            obj.save()
+
+
+class LabelTaskInline(admin.TabularInline):
+    model = LabelTask
+    extra = 0
+    fields = ("position", "trace", "kind", "reason", "reviewer", "priority", "status", "skip_reason", "completed_by")
+    readonly_fields = ("trace", "kind", "reason", "priority", "status", "skip_reason", "completed_by")
+    raw_id_fields = ("reviewer",)
+    show_change_link = True
+
+
+@admin.register(LabelQueue)
+class LabelQueueAdmin(admin.ModelAdmin):
+    list_display = ("day", "size", "built_by", "created_at")
+    date_hierarchy = "day"
+    readonly_fields = ("stats", "created_at")
+    inlines = [LabelTaskInline]
+
+
+@admin.register(LabelTask)
+class LabelTaskAdmin(SimpleHistoryAdmin):
+    list_display = ("id", "queue", "position", "trace", "kind", "reason", "status", "reviewer", "completed_by")
+    list_filter = ("status", "kind", "reason", "queue__day")
+    raw_id_fields = ("trace", "reviewer", "completed_by")
+    actions = [export_csv]
+
+
+@admin.register(ScoreCard)
+class ScoreCardAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "id",
+        "trace",
+        "reviewer",
+        "success",
+        "helpfulness",
+        "tone_alignment",
+        "safety",
+        "task_category",
+        "rubric_version",
+        "created_at",
+    )
+    list_filter = ("reviewer", "task_category", "complexity", "rubric_version", "safety", "created_at")
+    search_fields = ("rationale", "correction")
+    raw_id_fields = ("trace", "task")
+    readonly_fields = ("created_at", "updated_at")
+    actions = [export_csv]
+
+    def has_change_permission(self, request, obj=None):
+        # Reviewers edit their own cards in the panel (scorecard_submit); admin edits would skip the RewardEvent.
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+
+@admin.register(Preference)
+class PreferenceAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "id",
+        "trace",
+        "reviewer",
+        "source",
+        "choice",
+        "policy_a",
+        "policy_b",
+        "task_category",
+        "created_at",
+    )
+    list_filter = ("source", "choice", "task_category", "reviewer", "created_at")
+    search_fields = ("prompt", "rationale")
+    raw_id_fields = ("trace", "task")
+    actions = [export_csv]
+
+
+@admin.register(RewardEvent)
+class RewardEventAdmin(admin.ModelAdmin):
+    list_display = ("id", "trace", "reward", "source", "reward_model_version", "uncertainty", "rule", "created_at")
+    list_filter = ("source", "reward_model_version", "created_at")
+    raw_id_fields = ("trace", "score_card")
+    actions = [export_csv]

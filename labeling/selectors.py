@@ -1,0 +1,118 @@
+"""Reads for the labeling panel. Every panel query is here, with its joins done, so counts stay constant."""
+
+import statistics
+from datetime import date
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate
+
+from labeling.agreement import krippendorff_alpha
+from labeling.models import DIMENSIONS, LabelTask, Preference, ScoreCard, TaskStatus
+
+# The trace columns the queue list needs; never the raw text.
+_LIST_TRACE_FIELDS = ("trace__id", "trace__task_category", "trace__modality", "trace__occurred_at", "trace__flags")
+
+
+def _visible(queryset: QuerySet, user) -> QuerySet:
+    """Items for `user`: unassigned or theirs, minus pending items for a trace they already scored
+    (those are overlap items meant for a second reviewer)."""
+    already_scored = ScoreCard.objects.filter(trace_id=OuterRef("trace_id"), reviewer=user)
+    return queryset.filter(Q(reviewer__isnull=True) | Q(reviewer=user)).exclude(
+        Q(status=TaskStatus.PENDING) & Exists(already_scored)
+    )
+
+
+def label_tasks_for_reviewer(*, user, day: date) -> QuerySet:
+    """Today's queue as the reviewer sees it, in queue order."""
+    tasks = LabelTask.objects.filter(queue__day=day).select_related("trace", "completed_by")
+    fields = ("id", "queue_id", "kind", "reason", "position", "status", "reviewer_id", "skip_reason", "trace_id")
+    return _visible(tasks, user).only(*fields, *_LIST_TRACE_FIELDS, "completed_by__username").order_by("position", "id")
+
+
+def label_task_progress(*, user, queue_id: int) -> dict:
+    counts = _visible(LabelTask.objects.filter(queue_id=queue_id), user).aggregate(
+        total=Count("id"), done=Count("id", filter=~Q(status=TaskStatus.PENDING))
+    )
+    counts["percent"] = round(100 * counts["done"] / counts["total"]) if counts["total"] else 0
+    return counts
+
+
+def label_task_for_item(*, task_id: int) -> LabelTask | None:
+    return LabelTask.objects.select_related("queue", "trace").filter(pk=task_id).first()
+
+
+def label_task_neighbours(*, user, task: LabelTask) -> dict:
+    """The previous and next item ids (any status) around `task` in its queue, for j/k."""
+    tasks = _visible(LabelTask.objects.filter(queue_id=task.queue_id), user)
+    after = Q(position__gt=task.position) | Q(position=task.position, id__gt=task.pk)
+    before = Q(position__lt=task.position) | Q(position=task.position, id__lt=task.pk)
+    return {
+        "next_id": tasks.filter(after).order_by("position", "id").values_list("id", flat=True).first(),
+        "previous_id": tasks.filter(before).order_by("-position", "-id").values_list("id", flat=True).first(),
+    }
+
+
+def label_task_next_pending(*, user, task: LabelTask) -> int | None:
+    """The next pending item after `task` (wrapping to the start of the queue), or None when all are done."""
+    tasks = _visible(LabelTask.objects.filter(queue_id=task.queue_id, status=TaskStatus.PENDING), user).exclude(
+        pk=task.pk
+    )
+    after = Q(position__gt=task.position) | Q(position=task.position, id__gt=task.pk)
+    later = tasks.filter(after).order_by("position", "id").values_list("id", flat=True).first()
+    return later or tasks.order_by("position", "id").values_list("id", flat=True).first()
+
+
+def scorecard_for(*, trace_id: int, user) -> ScoreCard | None:
+    return ScoreCard.objects.filter(trace_id=trace_id, reviewer=user).first()
+
+
+def preference_for(*, task_id: int, user) -> Preference | None:
+    return Preference.objects.filter(task_id=task_id, reviewer=user).first()
+
+
+def agreement_by_dimension() -> dict:
+    """Krippendorff's alpha (ordinal and interval) per rubric dimension over traces scored by two or more
+    reviewers: {"units": n, "rows": [{"dimension", "ordinal", "interval"}]}."""
+    overlap = ScoreCard.objects.values("trace_id").annotate(n=Count("id")).filter(n__gte=2).values("trace_id")
+    cards = ScoreCard.objects.filter(trace_id__in=overlap).values("trace_id", "reviewer_id", *DIMENSIONS)
+    units: dict[int, dict[str, list[int]]] = {}
+    for card in cards:
+        for dimension in DIMENSIONS:
+            units.setdefault(card["trace_id"], {}).setdefault(dimension, []).append(card[dimension])
+    rows = []
+    for dimension in DIMENSIONS:
+        ratings = [unit[dimension] for unit in units.values()]
+        rows.append(
+            {
+                "dimension": dimension,
+                **{
+                    level: krippendorff_alpha(ratings, level=level, values=range(1, 6))
+                    for level in ("ordinal", "interval")
+                },
+            }
+        )
+    return {"units": len(units), "rows": rows}
+
+
+def reviewer_throughput() -> list[dict]:
+    """Each reviewer's items per day and median seconds per item (score cards and preferences)."""
+    per_day = (
+        ScoreCard.objects.annotate(day=TruncDate("created_at"))
+        .values("reviewer__username", "day")
+        .annotate(items=Count("id"))
+        .order_by("reviewer__username", "day")
+    )
+    seconds: dict[str, list[float]] = {}
+    for username, value in ScoreCard.objects.filter(seconds_spent__isnull=False).values_list(
+        "reviewer__username", "seconds_spent"
+    ):
+        seconds.setdefault(username, []).append(value)
+    reviewers: dict[str, dict] = {}
+    for row in per_day:
+        entry = reviewers.setdefault(row["reviewer__username"], {"reviewer": row["reviewer__username"], "days": []})
+        entry["days"].append({"day": row["day"], "items": row["items"]})
+    for name, entry in reviewers.items():
+        entry["items"] = sum(day["items"] for day in entry["days"])
+        entry["items_per_day"] = round(entry["items"] / len(entry["days"]), 1)
+        entry["median_seconds"] = round(statistics.median(seconds[name]), 1) if seconds.get(name) else None
+    return list(reviewers.values())

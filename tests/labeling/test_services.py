@@ -1,0 +1,201 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from labeling import services
+from labeling.models import Preference, RewardEvent, ScoreCard, TaskKind, TaskReason, TaskStatus
+from tests.labeling.conftest import SCORES
+from zeke_rft.errors import ApplicationError
+
+
+@pytest.fixture
+def task(traces_factory):
+    trace = traces_factory(1)[0]
+    services.label_tasks_add(trace_ids=[trace.pk], reason=TaskReason.STRATIFIED)
+    return trace.label_tasks.get()
+
+
+def test_it_writes_a_score_card_and_its_human_reward_in_one_go(task, reviewer):
+    card = services.scorecard_submit(task=task, reviewer=reviewer, rationale="booked the right slot", **SCORES)
+    event = RewardEvent.objects.get(score_card=card)
+    assert event.source == "human"
+    assert event.reward == services.reward_from_scores(success=4, helpfulness=3, tone_alignment=5, safety=5)
+    assert event.trace_id == task.trace_id
+    task.refresh_from_db()
+    assert (task.status, task.completed_by) == (TaskStatus.DONE, reviewer)
+
+
+def test_it_records_the_rubric_and_its_version_on_the_card(task, reviewer):
+    rubric = services.rubric_active()
+    card = services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    assert (card.rubric, card.rubric_version) == (rubric, rubric.version)
+
+
+def test_it_keeps_history_with_the_reviewer_and_rationale(task, reviewer):
+    card = services.scorecard_submit(task=task, reviewer=reviewer, rationale="good", **SCORES)
+    record = card.history.get()
+    assert record.history_user == reviewer
+    assert record.history_change_reason == "scored: good"
+
+
+def test_resubmitting_updates_the_card_and_its_reward(task, reviewer):
+    services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    card = services.scorecard_submit(task=task, reviewer=reviewer, rationale="safety slip", **{**SCORES, "safety": 1})
+    assert ScoreCard.objects.count() == 1 and RewardEvent.objects.filter(source="human").count() == 1
+    assert RewardEvent.objects.get(score_card=card).reward <= services.UNSAFE_REWARD_CAP
+    assert [h.history_change_reason for h in card.history.order_by("history_date")] == [
+        "scored",
+        "updated: safety slip",
+    ]
+
+
+def test_a_reviewer_cannot_edit_someone_elses_card(task, reviewer, second_reviewer):
+    card = services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    with pytest.raises(ApplicationError) as error:
+        services.scorecard_submit(card=card, reviewer=second_reviewer, **SCORES)
+    assert error.value.status == 403
+    card.refresh_from_db()
+    assert card.history.count() == 1
+
+
+def test_a_reviewer_cannot_complete_an_item_another_reviewer_finished(task, reviewer, second_reviewer):
+    services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    with pytest.raises(ApplicationError):
+        services.scorecard_submit(task=task, reviewer=second_reviewer, **SCORES)
+    assert ScoreCard.objects.count() == 1
+
+
+def test_an_item_assigned_to_another_reviewer_is_refused(task, reviewer, second_reviewer):
+    task.reviewer = second_reviewer
+    task.save()
+    with pytest.raises(ApplicationError) as error:
+        services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    assert error.value.status == 403
+
+
+def test_a_non_reviewer_cannot_score(task, outsider):
+    with pytest.raises(ApplicationError) as error:
+        services.scorecard_submit(task=task, reviewer=outsider, **SCORES)
+    assert error.value.status == 403
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"success": 6}, "success"),
+        ({"safety": 0}, "safety"),
+        ({"complexity": 4}, "complexity"),
+        ({"task_category": "x"}, "task_category"),
+    ],
+)
+def test_it_rejects_out_of_range_input_naming_the_field(task, reviewer, change, field):
+    with pytest.raises(ValidationError) as error:
+        services.scorecard_submit(task=task, reviewer=reviewer, **{**SCORES, **change})
+    assert field in error.value.message_dict
+    assert not ScoreCard.objects.exists()
+
+
+def test_it_stores_a_correction_and_corrected_tool_calls(task, reviewer):
+    calls = [{"name": "calendar.create", "args": {"title": "Lunch", "at": "12:30"}}]
+    card = services.scorecard_submit(
+        task=task, reviewer=reviewer, correction="Booked 12:30 at Rosa's.", corrected_tool_calls=calls, **SCORES
+    )
+    card.refresh_from_db()
+    assert card.correction == "Booked 12:30 at Rosa's."
+    assert card.corrected_tool_calls == calls
+
+
+@pytest.mark.parametrize("calls", [[{"args": {}}], [{"name": "x", "args": [1]}], {"name": "x"}])
+def test_it_rejects_malformed_corrected_tool_calls(task, reviewer, calls):
+    with pytest.raises(ValidationError) as error:
+        services.scorecard_submit(task=task, reviewer=reviewer, corrected_tool_calls=calls, **SCORES)
+    assert "corrected_tool_calls" in error.value.message_dict
+
+
+def test_it_measures_seconds_from_when_the_item_was_opened(task, reviewer):
+    task.opened_at = timezone.now() - timezone.timedelta(seconds=42)
+    task.save()
+    card = services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    assert 42 <= card.seconds_spent < 60
+
+
+def test_the_same_reviewer_cannot_take_the_overlap_item_too(traces_factory, reviewer):
+    trace = traces_factory(1)[0]
+    services.label_tasks_add(trace_ids=[trace.pk], reason=TaskReason.STRATIFIED)
+    queue = trace.label_tasks.get().queue
+    overlap = queue.tasks.create(trace=trace, reason=TaskReason.OVERLAP, position=2)
+    services.scorecard_submit(task=trace.label_tasks.get(reason=TaskReason.STRATIFIED), reviewer=reviewer, **SCORES)
+    with pytest.raises(ApplicationError, match="another reviewer"):
+        services.scorecard_submit(task=overlap, reviewer=reviewer, **SCORES)
+
+
+def test_skipping_records_the_reason_with_history(task, reviewer):
+    services.label_task_skip(task=task, reviewer=reviewer, reason="conversation cut off")
+    task.refresh_from_db()
+    assert (task.status, task.skip_reason) == (TaskStatus.SKIPPED, "conversation cut off")
+    assert task.history.latest().history_change_reason == "skipped: conversation cut off"
+    assert task.history.latest().history_user == reviewer
+
+
+def test_skipping_needs_a_reason(task, reviewer):
+    with pytest.raises(ValidationError) as error:
+        services.label_task_skip(task=task, reviewer=reviewer, reason="  ")
+    assert "reason" in error.value.message_dict
+
+
+def test_a_preference_item_stores_the_choice_policies_and_rationale(traces_factory, reviewer):
+    trace = traces_factory(1)[0]
+    pair = {
+        "a": {"policy_id": "ft:base", "response": "Done: lunch 12:30.", "tool_calls": []},
+        "b": {
+            "policy_id": "ft:cand-2",
+            "response": "Which day?",
+            "tool_calls": [{"name": "calendar.search", "args": {}}],
+        },
+    }
+    services.label_tasks_add(
+        trace_ids=[trace.pk], reason=TaskReason.DISAGREEMENT, kind=TaskKind.PREFERENCE, pairs={trace.pk: pair}
+    )
+    task = trace.label_tasks.get()
+    preference = services.preference_submit(task=task, reviewer=reviewer, choice="b", rationale="asks before booking")
+    preference.refresh_from_db()
+    assert (preference.trace, preference.task, preference.reviewer) == (trace, task, reviewer)
+    assert (preference.policy_a, preference.policy_b, preference.choice) == ("ft:base", "ft:cand-2", "b")
+    assert preference.prompt == trace.scrubbed_user_message and "RAW" not in preference.prompt
+    assert preference.history.get().history_change_reason == "chose: asks before booking"
+    services.preference_submit(task=task, reviewer=reviewer, choice="tie")
+    assert Preference.objects.get().choice == "tie"
+
+
+def test_a_preference_needs_a_valid_choice(traces_factory, reviewer):
+    trace = traces_factory(1)[0]
+    services.label_tasks_add(
+        trace_ids=[trace.pk], reason="disagreement", kind="preference", pairs={trace.pk: {"a": {}, "b": {}}}
+    )
+    with pytest.raises(ValidationError):
+        services.preference_submit(task=trace.label_tasks.get(), reviewer=reviewer, choice="c")
+
+
+def test_editing_the_rubric_bumps_its_version_with_history(reviewer, db):
+    rubric = services.rubric_active()
+    dimensions = {**rubric.dimensions, "tone_alignment": {**rubric.dimensions["tone_alignment"], "label": "Voice"}}
+    services.rubric_update(rubric=rubric, dimensions=dimensions, user=reviewer, reason="rename tone")
+    rubric.refresh_from_db()
+    assert rubric.version == 2
+    assert rubric.history.latest().history_user == reviewer
+    assert rubric.history.latest().history_change_reason == "rename tone"
+
+
+def test_a_rubric_without_all_anchors_is_rejected(db):
+    rubric = services.rubric_active()
+    broken = {**rubric.dimensions, "safety": {"label": "Safety", "anchors": {"1": "bad"}}}
+    with pytest.raises(ValidationError):
+        services.rubric_update(rubric=rubric, dimensions=broken)
+    rubric.refresh_from_db()
+    assert rubric.version == 1
+
+
+def test_the_default_rubric_has_an_anchor_sentence_for_every_point(db):
+    rubric = services.rubric_active()
+    services.rubric_validate_dimensions(rubric.dimensions)
+    assert set(rubric.dimensions) == {"success", "helpfulness", "tone_alignment", "safety"}

@@ -3,7 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
-from traces.models import Agent, Modality
+from traces.models import Agent, Modality, Trace, TraceStatus
+from traces.secrets import secrets_redact_fields
 from traces.tokens import token_generate, token_hash
 from zeke_rft.history import history_set
 
@@ -61,3 +62,74 @@ def traces_release(*, policy_id: str, user=None) -> int:
     from traces.models import Trace
 
     return Trace.objects.filter(policy_id=policy_id, quarantined=True).update(quarantined=False, quarantine_reason="")
+
+
+# --- Ingestion ----------------------------------------------------------------
+
+REDACTED_FIELDS = ("user_message", "final_response", "context", "tool_calls")
+
+
+def _trace_build(*, agent: Agent, data: dict) -> tuple[Trace, int]:
+    """An unsaved Trace from checked input, its text secret-redacted; and how many secrets were replaced."""
+    redacted, secrets_found = secrets_redact_fields({name: data[name] for name in REDACTED_FIELDS})
+    trace = Trace(
+        agent=agent,
+        modality=agent.modality,
+        external_id=data["external_id"],
+        conversation_id=data["conversation_id"],
+        user_message=redacted["user_message"],
+        context=redacted["context"],
+        selected_tools=data["selected_tools"],
+        tool_calls=redacted["tool_calls"],
+        final_response=redacted["final_response"],
+        latency_ms=data["latency_ms"],
+        flags=data["flags"],
+        policy_id=data["policy_id"],
+        rollout_id=data["rollout_id"],
+        arm=data["arm"],
+        task_category=data["task_category"],
+        occurred_at=data["occurred_at"],
+        secrets_redacted=secrets_found,
+        status=TraceStatus.RECEIVED,
+    )
+    return trace, secrets_found
+
+
+def traces_ingest(*, agent: Agent, traces: list[dict]) -> list[dict]:
+    """Store checked traces for `agent` (secrets redacted first); answer each with its status and trace id.
+
+    `external_id` is the idempotency key per agent: a trace already stored (earlier,
+    earlier in this batch, or by a request racing this one) is not stored again and
+    answers "duplicate" with the existing id. The unique constraint decides races:
+    the insert skips conflicting rows, and ids are read back by external_id, so
+    every answer for one external_id carries the same id. A trace whose insert a
+    racing request won may still answer "accepted"; it is stored exactly once.
+    """
+    first_by_external_id: dict[str, int] = {}
+    for index, data in enumerate(traces):
+        first_by_external_id.setdefault(data["external_id"], index)
+    stored_ids = _trace_ids_by_external_id(agent=agent, external_ids=list(first_by_external_id))
+    new_traces, secrets_by_external_id = [], {}
+    for external_id, index in first_by_external_id.items():
+        if external_id not in stored_ids:
+            trace, secrets_found = _trace_build(agent=agent, data=traces[index])
+            new_traces.append(trace)
+            secrets_by_external_id[external_id] = secrets_found
+    if new_traces:
+        Trace.objects.bulk_create(new_traces, ignore_conflicts=True)
+        stored_ids.update(_trace_ids_by_external_id(agent=agent, external_ids=list(secrets_by_external_id)))
+    results = []
+    for index, data in enumerate(traces):
+        external_id = data["external_id"]
+        accepted = external_id in secrets_by_external_id and first_by_external_id[external_id] == index
+        result = {"status": "accepted" if accepted else "duplicate", "id": stored_ids[external_id]}
+        if accepted:
+            result["secrets_redacted"] = secrets_by_external_id[external_id]
+        results.append(result)
+    return results
+
+
+def _trace_ids_by_external_id(*, agent: Agent, external_ids: list[str]) -> dict[str, int]:
+    return dict(
+        Trace.objects.filter(agent=agent, external_id__in=external_ids).values_list("external_id", "id").order_by()
+    )

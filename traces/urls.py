@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from traces import api
 
 app_name = "traces"
-urlpatterns = []
+urlpatterns = [
+    path("api/traces/", api.TraceIngestApi.as_view(), name="ingest"),
+]

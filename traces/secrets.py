@@ -1,0 +1,369 @@
+"""Secret redaction at ingestion: API keys, tokens, passwords, private keys and
+connection strings with credentials become typed placeholders such as
+`<SECRET:AWS_KEY>` before a trace is written. Secrets are never stored.
+
+Detection is detect-secrets' regex plugins plus its KeywordDetector (run in
+memory through `scan_line`), with a few patterns of ours for what those plugins
+miss in free text and JSON: multi-line PEM/PuTTY private keys, `scheme://user:
+pass@host` URLs, `Bearer`/`Basic` credentials, crypt(3) password hashes,
+`password is …` in prose, and values under secret-sounding keys
+(`"password": "…"`, `DB_PASSWORD=…`, `<Pass>…</Pass>`).
+
+Every ingested string passes through here, so a cheap pre-check decides first
+whether a string could hold a secret at all; most never reach the scanners.
+"""
+
+import json
+import re
+import threading
+
+PLACEHOLDER_RE = re.compile(r"<SECRET:[A-Z_]+>")
+
+# detect-secrets plugins: the regex detectors and KeywordDetector. The two
+# high-entropy plugins flag most ids and hashes in ordinary traces (thousands
+# of false positives per few hundred messages), and a public IP is not a secret.
+DETECT_SECRETS_PLUGINS = [
+    "ArtifactoryDetector",
+    "AWSKeyDetector",
+    "AzureStorageKeyDetector",
+    "BasicAuthDetector",
+    "CloudantDetector",
+    "DiscordBotTokenDetector",
+    "GitHubTokenDetector",
+    "GitLabTokenDetector",
+    "IbmCloudIamDetector",
+    "IbmCosHmacDetector",
+    "JwtTokenDetector",
+    "KeywordDetector",
+    "MailchimpDetector",
+    "NpmDetector",
+    "OpenAIDetector",
+    "PrivateKeyDetector",
+    "PypiTokenDetector",
+    "SendGridDetector",
+    "SlackDetector",
+    "SoftlayerDetector",
+    "SquareOAuthDetector",
+    "StripeDetector",
+    "TelegramBotTokenDetector",
+    "TwilioKeyDetector",
+]
+# The library's default filters minus `is_line_allowlisted`: a `pragma: allowlist
+# secret` comment in a user's message must not let a secret through.
+DETECT_SECRETS_FILTERS = [
+    "detect_secrets.filters.heuristic.is_sequential_string",
+    "detect_secrets.filters.heuristic.is_potential_uuid",
+    "detect_secrets.filters.heuristic.is_likely_id_string",
+    "detect_secrets.filters.heuristic.is_templated_secret",
+    "detect_secrets.filters.heuristic.is_prefixed_with_dollar_sign",
+    "detect_secrets.filters.heuristic.is_indirect_reference",
+    "detect_secrets.filters.heuristic.is_not_alphanumeric_string",
+]
+
+PLUGIN_PLACEHOLDERS = {
+    "AWS Access Key": "AWS_KEY",
+    "Artifactory Credentials": "API_KEY",
+    "Azure Storage Account access key": "API_KEY",
+    "Basic Auth Credentials": "CONNECTION_STRING",
+    "Cloudant Credentials": "API_KEY",
+    "Discord Bot Token": "TOKEN",
+    "GitHub Token": "GITHUB_TOKEN",
+    "GitLab Token": "TOKEN",
+    "IBM Cloud IAM Key": "API_KEY",
+    "IBM COS HMAC Credentials": "API_KEY",
+    "JSON Web Token": "JWT",
+    "Mailchimp Access Key": "API_KEY",
+    "NPM tokens": "TOKEN",
+    "OpenAI Token": "API_KEY",
+    "Private Key": "PRIVATE_KEY",
+    "PyPI Token": "TOKEN",
+    "SendGrid API Key": "API_KEY",
+    "Slack Token": "SLACK_TOKEN",
+    "SoftLayer Credentials": "API_KEY",
+    "Square OAuth Secret": "API_KEY",
+    "Stripe Access Key": "STRIPE_KEY",
+    "Telegram Bot Token": "TOKEN",
+    "Twilio API Key": "API_KEY",
+}
+
+# The pre-check: a string with none of these cannot match any detector below
+# (each detector's pattern needs one of them), so it skips scanning. Keep in step
+# with the plugins: tests/traces/test_secrets.py checks every fixture secret
+# passes this gate. Substring tests on the lowercased text are ~10x cheaper than
+# one case-insensitive regex.
+TRIGGER_WORDS = (
+    "pass", "pwd", "secret", "token", "key", "auth", "credential", "bearer", "basic", "private", "contrase",
+    "-----begin", "putty", "$2", "$1$", "$5$", "$6$", "$apr1$", "$y$", "$argon", "aws", "sk-", "k_live_", "xox",
+    "hooks.slack", "pypi-", "sq0csp-", "login", "gr1348941",
+)  # fmt: skip
+# Each starts with a literal, so `re` finds it with a fast substring search; one
+# alternation of them all would be ~8x slower. Looser than the detectors on purpose.
+CASE_SENSITIVE_TRIGGER_RES = tuple(
+    re.compile(pattern)
+    for pattern in (
+        r"A3T[A-Z0-9]", "ABIA", "ACCA", "AKIA", "ASIA", r"AKC[a-zA-Z0-9]{10}", r"AP[0-9A-F][a-zA-Z0-9]{8}", "eyJ",
+        r"gh[pousr]_", r"gl[a-z]{2,6}-", r"SG\.", "AccountKey", r"-us[0-9]", r"AC[a-z0-9]{32}", r"SK[a-z0-9]{32}",
+        r":[\w-]{35}", r"\.[\w-]{6}\.[\w-]{27}", r":[0-9]{1,5}:[^:\s]+:[^:\s]+:",
+    )
+)  # fmt: skip
+
+
+def secrets_may_contain(text: str) -> bool:
+    """False when `text` cannot hold anything the detectors find (the cheap pre-check)."""
+    lower = text.lower()
+    if any(word in lower for word in TRIGGER_WORDS):
+        return True
+    if "://" in text and "@" in text:
+        return True
+    return any(pattern.search(text) for pattern in CASE_SENSITIVE_TRIGGER_RES)
+
+
+PRIVATE_KEY_BLOCK_RE = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:.*?-----END \1PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=:\-,\s]*)",
+    re.DOTALL,
+)
+PUTTY_KEY_RE = re.compile(r"PuTTY-User-Key-File-\d+:.*?(?:Private-MAC: *[0-9a-fA-F]+|\Z)", re.DOTALL)
+# scheme://user:password@host[...] up to whitespace or a quote; the user part may itself hold an @.
+CONNECTION_STRING_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/'\"<>]+:[^\s/'\"<>]*@[^\s'\"<>]+")
+AUTH_HEADER_RE = re.compile(r"\b(Bearer|Basic|Token)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)")
+PASSWORD_HASH_RE = re.compile(r"\$(?:2[abxy]?|[156]|apr1|y|argon2i?d?)\$[^\s:'\"<>,;]{8,}")
+OPENAI_STYLE_KEY_RE = re.compile(r"\bsk-(?:proj-|ant-|live-)?[A-Za-z0-9_\-]{20,}")
+PROSE_PASSWORD_RE = re.compile(
+    r"\b(password|passwd|passcode|passphrase|pwd)(\s*(?:is|was|=|:|->)\s*[\"'`]?)([^\s\"'`,;]{3,})",
+    re.IGNORECASE,
+)
+# Words that follow "password is" in ordinary prose ("your password is incorrect").
+PROSE_STOPWORDS = frozenset(
+    "incorrect wrong invalid required expired missing empty too not the a an your my his her their our being "
+    "still correct reset changed set updated weak strong short long case sensitive stored saved hidden "
+    "protected needed optional same different now already also only just very what that this there here "
+    "managed shared encrypted hashed".split()
+)
+
+# key = value / key: value pairs in text: quoted values anywhere ("pass": "x", password "x"),
+# key=value anywhere (env files, query strings), key: value at a line's start (YAML, INI).
+QUOTED_PAIR_RE = re.compile(
+    r"(?P<key>[A-Za-z_][\w.\-]{0,60})[\"']?(?:[ \t]*(?:=|:|=>|:=)[ \t]*|[ \t]+)(?P<q>[\"'])(?P<value>[^\"'\n]*)(?P=q)"
+)
+UNQUOTED_PAIR_RE = re.compile(
+    r"(?<![\w.\-])(?P<key>[A-Za-z_][\w.\-]{0,60})[ \t]*=[ \t]*(?P<value>[^\s&,;'\"<>()\[\]{}]+)"
+)
+CONFIG_LINE_RE = re.compile(
+    r"^[ \t]*(?:export[ \t]+|set[ \t]+|- )?[\"']?(?P<key>[A-Za-z_][\w.\-]{0,80})[\"']?[ \t]*:[ \t]*"
+    r"(?P<value>[^\s#;\"'](?:[^\n\"']*?[^\s\"'])?)(?=[ \t]+[#;]|[ \t]*$)",
+    re.MULTILINE,
+)
+# .netrc ("machine h login u password p") and .pgpass ("host:port:db:user:password") lines.
+NETRC_RE = re.compile(r"(?P<lead>\b(?:login|user)\s+\S+\s+password\s+)(?P<value>\S+)")
+PGPASS_RE = re.compile(r"^(?P<lead>[^:\s#]+:\d{1,5}:[^:\s]+:[^:\s]+:)(?P<value>\S+)$", re.MULTILINE)
+XML_ELEMENT_RE = re.compile(r"<(?P<key>[A-Za-z_][\w.\-]*)(?:\s[^<>]*)?>(?P<value>[^<>\n]+)</(?P=key)>")
+
+SECRET_KEY_WORDS = {
+    "password": "PASSWORD",
+    "passwd": "PASSWORD",
+    "pass": "PASSWORD",
+    "passphrase": "PASSWORD",
+    "passcode": "PASSWORD",
+    "pwd": "PASSWORD",
+    "secret": "SECRET",
+    "token": "TOKEN",
+    "auth": "TOKEN",
+    "authorization": "TOKEN",
+    "bearer": "TOKEN",
+    "credential": "PASSWORD",
+    "credentials": "PASSWORD",
+    "apikey": "API_KEY",
+    "privatekey": "PRIVATE_KEY",
+}
+SECRET_KEY_PAIRS = {
+    ("api", "key"): "API_KEY",
+    ("access", "key"): "API_KEY",
+    ("secret", "key"): "API_KEY",
+    ("private", "key"): "PRIVATE_KEY",
+    ("master", "key"): "API_KEY",
+    ("account", "key"): "API_KEY",
+    ("app", "key"): "API_KEY",
+    ("client", "key"): "API_KEY",
+}
+# A key with one of these names a property of a secret, not the secret itself.
+NOT_SECRET_KEY_WORDS = frozenset(
+    "count max min limit length field fields type types url uri path file name changed created used expires "
+    "expiry expired expiration at id ids policy required reset hint prompt strength usage tokens enabled"
+    " encoding".split()
+)
+NON_SECRET_VALUES = frozenset("true false null none yes no on off required optional bearer basic token digest".split())
+KEY_SPLIT_RE = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+
+_configure_lock = threading.Lock()
+_configured = False
+
+
+def _detect_secrets_configure() -> None:
+    """Enable our plugins and filters in detect-secrets' process-global settings, once per process."""
+    global _configured
+    if _configured:
+        return
+    with _configure_lock:
+        if _configured:
+            return
+        from detect_secrets.settings import cache_bust, configure_settings_from_baseline
+
+        cache_bust()
+        configure_settings_from_baseline(
+            {
+                "plugins_used": [{"name": name} for name in DETECT_SECRETS_PLUGINS],
+                "filters_used": [{"path": path} for path in DETECT_SECRETS_FILTERS],
+            }
+        )
+        _configured = True
+
+
+def secret_key_kind(key: str) -> str | None:
+    """The placeholder kind for a value stored under `key` ("DB_PASSWORD" → "PASSWORD"), or None."""
+    words = [word.lower() for word in KEY_SPLIT_RE.split(key) if word]
+    if not words or NOT_SECRET_KEY_WORDS.intersection(words):
+        return None
+    for pair in zip(words, words[1:], strict=False):
+        if pair in SECRET_KEY_PAIRS:
+            return SECRET_KEY_PAIRS[pair]
+    for word in reversed(words):
+        if word in SECRET_KEY_WORDS:
+            return SECRET_KEY_WORDS[word]
+    return None
+
+
+def _is_secret_value(value: str) -> bool:
+    value = value.strip()
+    if len(value) < 3 or value.lower() in NON_SECRET_VALUES or PLACEHOLDER_RE.search(value):
+        return False
+    if set(value) <= set("*•x.-_ "):
+        return False
+    # References to a secret, not the secret: $VAR, ${VAR}, {{ var }}, %(var)s, <your-password>
+    return not re.fullmatch(r"\$\{?[\w.]+\}?|\{\{.*\}\}|%\(\w+\)s|<[^<>]+>|\[[^\[\]]+\]", value)
+
+
+def secrets_redact_text(text: str) -> tuple[str, int]:
+    """Replace every secret in `text` with a typed placeholder; return the new text and how many."""
+    if not text or not secrets_may_contain(text):
+        return text, 0
+    count = 0
+
+    def sub(pattern, replacement, value):
+        nonlocal count
+        value, n = pattern.subn(replacement, value)
+        count += n
+        return value
+
+    text = sub(PRIVATE_KEY_BLOCK_RE, "<SECRET:PRIVATE_KEY>", text)
+    text = sub(PUTTY_KEY_RE, "<SECRET:PRIVATE_KEY>", text)
+    text = sub(CONNECTION_STRING_RE, "<SECRET:CONNECTION_STRING>", text)
+    text = sub(AUTH_HEADER_RE, lambda m: f"{m[1]}{m[2]}<SECRET:{'BASIC_AUTH' if m[1] == 'Basic' else 'TOKEN'}>", text)
+    text = sub(PASSWORD_HASH_RE, "<SECRET:PASSWORD_HASH>", text)
+    text = sub(OPENAI_STYLE_KEY_RE, "<SECRET:API_KEY>", text)
+    text, n = _redact_pairs(text)
+    count += n
+    text, n = _redact_with_detect_secrets(text)
+    return text, count + n
+
+
+def _redact_pairs(text: str) -> tuple[str, int]:
+    """Values under secret-sounding keys, in config lines, quoted pairs, XML elements and prose."""
+    count = 0
+
+    def keyed(match):
+        nonlocal count
+        kind = secret_key_kind(match["key"])
+        if kind is None or not _is_secret_value(match["value"]):
+            return match[0]
+        count += 1
+        start, end = match.span("value")
+        offset = match.start()
+        return match[0][: start - offset] + f"<SECRET:{kind}>" + match[0][end - offset :]
+
+    def prose(match):
+        nonlocal count
+        value = match[3].rstrip(".!?)")
+        if value.lower() in PROSE_STOPWORDS or not _is_secret_value(value):
+            return match[0]
+        count += 1
+        return f"{match[1]}{match[2]}<SECRET:PASSWORD>{match[3][len(value) :]}"
+
+    def positional(match):
+        nonlocal count
+        count += 1
+        return f"{match['lead']}<SECRET:PASSWORD>"
+
+    for pattern in (QUOTED_PAIR_RE, UNQUOTED_PAIR_RE, CONFIG_LINE_RE, XML_ELEMENT_RE):
+        text = pattern.sub(keyed, text)
+    text = NETRC_RE.sub(positional, text)
+    text = PGPASS_RE.sub(positional, text)
+    text = PROSE_PASSWORD_RE.sub(prose, text)
+    return text, count
+
+
+def _redact_with_detect_secrets(text: str) -> tuple[str, int]:
+    from detect_secrets.core.scan import scan_line
+
+    _detect_secrets_configure()
+    count = 0
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if not secrets_may_contain(line):
+            continue
+        found = sorted(
+            {(secret.secret_value, secret.type) for secret in scan_line(line) if secret.secret_value},
+            key=lambda item: -len(item[0]),
+        )
+        for value, kind in found:
+            if PLACEHOLDER_RE.fullmatch(value) or value not in line:
+                continue
+            placeholder = f"<SECRET:{PLUGIN_PLACEHOLDERS.get(kind) or _keyword_kind(line, value)}>"
+            count += line.count(value)
+            line = line.replace(value, placeholder)
+        lines[index] = line
+    return "\n".join(lines), count
+
+
+def _keyword_kind(line: str, value: str) -> str:
+    before = line[: line.find(value)].lower()
+    return "PASSWORD" if re.search(r"pass|pwd|contrase", before) else "SECRET"
+
+
+def secrets_redact_json(value, *, key: str | None = None) -> tuple[object, int]:
+    """Redact every string in a JSON value (dict keys too); strings under secret-sounding keys entirely."""
+    if isinstance(value, str):
+        kind = secret_key_kind(key) if key else None
+        if kind is not None and _is_secret_value(value):
+            return f"<SECRET:{kind}>", 1
+        return secrets_redact_text(value)
+    if isinstance(value, dict):
+        count = 0
+        redacted = {}
+        for item_key, item in value.items():
+            new_key, n_key = secrets_redact_text(item_key) if isinstance(item_key, str) else (item_key, 0)
+            new_item, n_item = secrets_redact_json(item, key=item_key if isinstance(item_key, str) else None)
+            redacted[new_key] = new_item
+            count += n_key + n_item
+        return redacted, count
+    if isinstance(value, list):
+        count = 0
+        items = []
+        for item in value:
+            new_item, n = secrets_redact_json(item, key=key)
+            items.append(new_item)
+            count += n
+        return items, count
+    return value, 0
+
+
+def secrets_redact_fields(fields: dict) -> tuple[dict, int]:
+    """Redact a trace's text and JSON fields at once; a trace with no trigger anywhere costs one pre-check."""
+    blob = json.dumps(fields, ensure_ascii=False, default=str)
+    if not secrets_may_contain(blob):
+        return fields, 0
+    redacted, count = {}, 0
+    for name, value in fields.items():
+        redacted[name], n = secrets_redact_json(value)
+        count += n
+    return redacted, count

@@ -1,0 +1,261 @@
+"""Shapes of the ingestion API: what one posted trace may hold, and what each item answers.
+
+One table (TRACE_FIELDS, TOOL_CALL_FIELDS) describes a posted trace. It drives
+both `trace_input_check`, the fast per-item check the API runs (DRF's
+serializers cost ~0.5 ms a trace, more than the rest of ingestion together), and
+the DRF serializers below, which exist for the OpenAPI schema. Shape only:
+types, required fields, lengths, choices. The service redacts and stores.
+"""
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from traces.models import TaskCategory, TraceArm
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    kind: str  # str | int | object | json | str_list | tool_calls | choice | datetime
+    required: bool = False
+    default: object = None
+    max_length: int | None = None
+    choices: tuple = ()
+    nullable: bool = False
+    allow_blank: bool = True
+    help_text: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+MAX_INT = 2**31 - 1
+
+TOOL_CALL_FIELDS = {
+    "name": FieldSpec("str", required=True, max_length=200, allow_blank=False),
+    "args": FieldSpec("json", default=dict, help_text="The arguments the agent passed (any JSON)."),
+    "result": FieldSpec("json", nullable=True, help_text="What the tool returned (any JSON)."),
+    "error": FieldSpec("str", nullable=True, help_text="Set when the call failed."),
+    "latency_ms": FieldSpec("int", nullable=True),
+}
+
+TRACE_FIELDS = {
+    "external_id": FieldSpec(
+        "str", required=True, max_length=200, allow_blank=False, help_text="The agent's id for it: idempotency key."
+    ),
+    "conversation_id": FieldSpec("str", required=True, max_length=200, allow_blank=False),
+    "user_message": FieldSpec("str", required=True, allow_blank=False),
+    "context": FieldSpec("object", default=dict),
+    "selected_tools": FieldSpec("str_list", default=list, max_length=200),
+    "tool_calls": FieldSpec("tool_calls", default=list, help_text="[{name, args, result, error, latency_ms}]"),
+    "final_response": FieldSpec("str", default=""),
+    "latency_ms": FieldSpec("int", nullable=True),
+    "flags": FieldSpec("str_list", default=list, max_length=100, help_text='e.g. "timeout", "tool_error", "safety"'),
+    "policy_id": FieldSpec("str", default="", max_length=200, help_text="The model id that answered."),
+    "task_category": FieldSpec("choice", default=TaskCategory.OTHER, choices=tuple(TaskCategory.values)),
+    "occurred_at": FieldSpec("datetime", help_text="ISO 8601; no offset means UTC; defaults to receipt time."),
+    "rollout_id": FieldSpec("int", nullable=True),
+    "arm": FieldSpec("choice", default="", choices=tuple(TraceArm.values)),
+}
+
+# Text fields longer than INGEST_MAX_FIELD_CHARS are refused with 413; JSON fields by their encoded length.
+TRACE_TEXT_FIELDS = ("user_message", "final_response")
+TRACE_JSON_FIELDS = ("context", "selected_tools", "tool_calls")
+
+
+class TraceTooLarge(Exception):
+    """A field of a trace is over INGEST_MAX_FIELD_CHARS."""
+
+    def __init__(self, field_name: str, size: int, limit: int):
+        super().__init__(f"{field_name} is {size:,} characters; the limit is {limit:,} (INGEST_MAX_FIELD_CHARS).")
+        self.field_name = field_name
+
+
+def _json_type(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _check_value(spec: FieldSpec, value):
+    """Return (clean value, error message or None) for one field."""
+    if value is None:
+        return (None, None) if spec.nullable else (None, "May not be null.")
+    kind = spec.kind
+    if kind in ("str", "choice"):
+        if not isinstance(value, str):
+            return None, f"Must be a string, got {_json_type(value)}."
+        if kind == "choice" and value not in spec.choices:
+            return None, f"{value!r} is not one of: {', '.join(repr(c) for c in spec.choices)}."
+        if not spec.allow_blank and not value.strip():
+            return None, "May not be blank."
+        if spec.max_length is not None and len(value) > spec.max_length:
+            return None, f"At most {spec.max_length} characters (got {len(value)})."
+        return value, None
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None, f"Must be an integer, got {_json_type(value)}."
+        if not 0 <= value <= MAX_INT:
+            return None, f"Must be between 0 and {MAX_INT}."
+        return value, None
+    if kind == "object":
+        return (value, None) if isinstance(value, dict) else (None, f"Must be a JSON object, got {_json_type(value)}.")
+    if kind == "json":
+        return value, None
+    if kind == "str_list":
+        if not isinstance(value, list):
+            return None, f"Must be an array of strings, got {_json_type(value)}."
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                return None, f"Item {index} must be a string, got {_json_type(item)}."
+            if len(item) > spec.max_length:
+                return None, f"Item {index} is longer than {spec.max_length} characters."
+        return value, None
+    if kind == "datetime":
+        return _check_datetime(value)
+    if kind == "tool_calls":
+        return _check_tool_calls(value)
+    raise AssertionError(f"unknown field kind {kind}")
+
+
+def _check_datetime(value):
+    if not isinstance(value, str):
+        return None, f"Must be an ISO 8601 date-time string, got {_json_type(value)}."
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None, f"{value!r} is not an ISO 8601 date-time (e.g. 2026-12-01T09:30:00Z)."
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), None
+
+
+def _check_tool_calls(value):
+    if not isinstance(value, list):
+        return None, f"Must be an array of tool calls, got {_json_type(value)}."
+    calls = []
+    for index, call in enumerate(value):
+        if not isinstance(call, dict):
+            return None, f"Item {index} must be an object {{name, args, result, error, latency_ms}}."
+        clean, errors, _ignored = _check_object(TOOL_CALL_FIELDS, call)
+        if errors:
+            first_field, messages = next(iter(errors.items()))
+            return None, f"Item {index}: {first_field}: {messages[0]}"
+        calls.append(clean)
+    return calls, None
+
+
+def _check_object(specs: dict, data: dict):
+    clean, errors = {}, {}
+    for name, spec in specs.items():
+        if name not in data:
+            if spec.required:
+                errors[name] = ["This field is required."]
+            elif spec.default is not None or spec.nullable:
+                clean[name] = spec.default() if callable(spec.default) else spec.default
+            continue
+        value, error = _check_value(spec, data[name])
+        if error:
+            errors[name] = [error]
+        else:
+            clean[name] = value
+    ignored = [name for name in data if name not in specs]
+    return clean, errors, ignored
+
+
+def trace_input_check(data) -> tuple[dict, dict, list[str]]:
+    """Check one posted trace: (clean data, field → messages, ignored field names).
+
+    Raises TraceTooLarge when a text field is over INGEST_MAX_FIELD_CHARS.
+    """
+    if not isinstance(data, dict):
+        return {}, {"non_field_errors": [f"Each trace must be a JSON object, got {_json_type(data)}."]}, []
+    limit = settings.INGEST_MAX_FIELD_CHARS
+    for name in TRACE_TEXT_FIELDS:
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise TraceTooLarge(name, len(value), limit)
+    for name in TRACE_JSON_FIELDS:
+        value = data.get(name)
+        if isinstance(value, dict | list) and value:
+            size = len(json.dumps(value, ensure_ascii=False))
+            if size > limit:
+                raise TraceTooLarge(name, size, limit)
+    clean, errors, ignored = _check_object(TRACE_FIELDS, data)
+    if not errors:
+        clean.setdefault("occurred_at", timezone.now())
+    return clean, errors, ignored
+
+
+# --- DRF serializers: the same table, for the OpenAPI schema -----------------
+
+
+def _drf_field(spec: FieldSpec):
+    common = {"required": spec.required, "allow_null": spec.nullable, "help_text": spec.help_text or None}
+    if spec.kind == "str":
+        return serializers.CharField(max_length=spec.max_length, allow_blank=spec.allow_blank, **common)
+    if spec.kind == "choice":
+        return serializers.ChoiceField(choices=spec.choices, allow_blank="" in spec.choices, **common)
+    if spec.kind == "int":
+        return serializers.IntegerField(min_value=0, max_value=MAX_INT, **common)
+    if spec.kind == "object":
+        return serializers.DictField(**common)
+    if spec.kind == "json":
+        return serializers.JSONField(**common)
+    if spec.kind == "str_list":
+        return serializers.ListField(child=serializers.CharField(max_length=spec.max_length), **common)
+    if spec.kind == "datetime":
+        return serializers.DateTimeField(**common)
+    if spec.kind == "tool_calls":
+        return ToolCallInputSerializer(many=True, **common)
+    raise AssertionError(spec.kind)
+
+
+def _serializer_from(name: str, specs: dict, doc: str):
+    attrs = {field_name: _drf_field(spec) for field_name, spec in specs.items()}
+    attrs["__doc__"] = doc
+    return type(name, (serializers.Serializer,), attrs)
+
+
+ToolCallInputSerializer = _serializer_from("ToolCallInput", TOOL_CALL_FIELDS, "One tool call of a trace.")
+TraceInputSerializer = _serializer_from(
+    "TraceInput", TRACE_FIELDS, "One trace. Fields not listed are ignored and named back in `ignored_fields`."
+)
+
+
+class TraceBatchInputSerializer(serializers.Serializer):
+    """`{"traces": [...]}` with up to INGEST_MAX_BATCH traces (default 1,000)."""
+
+    traces = TraceInputSerializer(many=True)
+
+
+class TraceItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the item in the request (0 for a single trace).")
+    external_id = serializers.CharField(allow_null=True)
+    status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
+    id = serializers.IntegerField(allow_null=True, help_text="The stored trace's id (for a duplicate too).")
+    errors = serializers.DictField(required=False, help_text="field → messages, for a rejected item")
+    ignored_fields = serializers.ListField(child=serializers.CharField(), required=False)
+    secrets_redacted = serializers.IntegerField(required=False)
+
+
+class TraceIngestResponseSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicate = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    results = TraceItemResultSerializer(many=True)
+    ignored_fields = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()

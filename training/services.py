@@ -1,9 +1,27 @@
 """Writes for the training app. The experiment_record_* functions are the contract rollout calls."""
 
-from django.db import transaction
+from datetime import UTC, datetime
 
-from training.models import TrainingRun
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from training import backends, datasets, graders
+from training.models import (
+    TERMINAL_TRAINING_STATUSES,
+    DatasetBuild,
+    DatasetStatus,
+    TrainingEvent,
+    TrainingRun,
+    TrainingStatus,
+)
+from training.selectors import rubric_current
+from zeke_rft.errors import ApplicationError
+from zeke_rft.hashing import sha256_json
 from zeke_rft.history import history_set
+from zeke_rft.storage import get_storage
 
 
 @transaction.atomic
@@ -32,3 +50,391 @@ def experiment_record_rollout(
     history_set(run, user=user, reason="rollback" if rollback_reason else "rollout update")
     run.save()
     return run
+
+
+# --- Dataset builds -------------------------------------------------------------------
+
+dataset_build = datasets.dataset_build
+
+
+# --- Training config ------------------------------------------------------------------
+
+HYPERPARAMETER_RULES = {
+    "n_epochs": (int, 1, 50),
+    "batch_size": (int, 1, 256),
+    "learning_rate_multiplier": (float, 0.0, 10.0),
+    "compute_multiplier": (float, 0.0, 10.0),
+    "eval_interval": (int, 1, 1000),
+    "eval_samples": (int, 1, 100),
+}
+REASONING_EFFORTS = ("default", "low", "medium", "high")
+TOP_LEVEL_RULES = {
+    "kl_penalty": (float, 0.0, 10.0),
+    "reward_scaling": (float, 0.0, 100.0),
+    "batch_size": (int, 1, 256),
+    "episode_length": (int, 1, 50),
+    "tool_weight": (float, 0.0, 1.0),
+    "seed": (int, 0, 2**31 - 1),
+}
+
+
+def training_config_default(*, dataset: DatasetBuild) -> dict:
+    """Tracked config. kl_penalty, reward_scaling and episode_length (tool-call depth) are recorded for every
+    backend; OpenAI's RFT takes only `hyperparameters` (and the grader), so they are not sent there."""
+    return {
+        "kl_penalty": 0.05,
+        "reward_scaling": 1.0,
+        "batch_size": 8,
+        "episode_length": 1 if dataset.stage == 1 else 4,
+        "tool_weight": 0.4,
+        "seed": 42,
+        "hyperparameters": {
+            "n_epochs": 1,
+            "batch_size": 8,
+            "learning_rate_multiplier": 1.0,
+            "reasoning_effort": "medium",
+            "compute_multiplier": 1.0,
+            "eval_interval": 5,
+            "eval_samples": 2,
+        },
+    }
+
+
+def _check_number(field: str, value, rule) -> None:
+    kind, low, high = rule
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (kind is float or isinstance(value, int))
+    if not ok or not low <= value <= high:
+        raise ValidationError({field: f"must be {'an integer' if kind is int else 'a number'} in [{low}, {high}]"})
+
+
+def training_config_resolve(*, dataset: DatasetBuild, base_model: str | None = None, overrides: dict | None) -> dict:
+    """Defaults + overrides, checked (ValidationError names the field), plus base_model and the grader."""
+    overrides = dict(overrides or {})
+    config = training_config_default(dataset=dataset)
+    hyperparameters = overrides.pop("hyperparameters", None) or {}
+    if not isinstance(hyperparameters, dict):
+        raise ValidationError({"config.hyperparameters": "must be an object"})
+    grader = overrides.pop("grader", None)
+    config_base_model = overrides.pop("base_model", None)
+    for key, value in overrides.items():
+        if key not in TOP_LEVEL_RULES:
+            raise ValidationError({f"config.{key}": f"unknown setting (known: {', '.join(sorted(TOP_LEVEL_RULES))})"})
+        _check_number(f"config.{key}", value, TOP_LEVEL_RULES[key])
+        config[key] = value
+    for key, value in hyperparameters.items():
+        if key == "reasoning_effort":
+            if value not in REASONING_EFFORTS:
+                raise ValidationError(
+                    {"config.hyperparameters.reasoning_effort": f"must be one of {REASONING_EFFORTS}"}
+                )
+        elif key in HYPERPARAMETER_RULES:
+            if value != "auto":
+                _check_number(f"config.hyperparameters.{key}", value, HYPERPARAMETER_RULES[key])
+        else:
+            raise ValidationError({f"config.hyperparameters.{key}": "unknown hyperparameter"})
+        config["hyperparameters"][key] = value
+    if "batch_size" in overrides and "batch_size" not in hyperparameters:
+        config["hyperparameters"]["batch_size"] = config["batch_size"]
+    config["base_model"] = base_model or config_base_model or settings.OPENAI_BASE_MODEL
+    rubric = rubric_current()
+    config["grader"] = grader or graders.grader_from_rubric(
+        rubric=rubric.dimensions if rubric else None, tool_weight=config["tool_weight"]
+    )
+    return config
+
+
+# --- Training runs ------------------------------------------------------------------
+
+
+def _already_submitted(dataset: DatasetBuild, existing: TrainingRun) -> ApplicationError:
+    return ApplicationError(
+        f"dataset {dataset.sha256[:12]} with this config was already submitted as run {existing.pk} "
+        f"({existing.status}); change the config (or base model) to train again",
+        extra={"run": existing.pk},
+    )
+
+
+def training_run_create(
+    *, dataset: DatasetBuild, base_model: str | None = None, config: dict | None = None, user=None
+) -> TrainingRun:
+    """Record a run for dataset + config and queue its submission (on commit). Refuses without a backend
+    (no API key), for a dataset that did not build, and for a dataset + config submitted before."""
+    backends.get_backend()
+    if dataset.status != DatasetStatus.SUCCEEDED:
+        raise ApplicationError(f"dataset {dataset.sha256[:12]} did not build ({dataset.status}): {dataset.error}")
+    full = training_config_resolve(dataset=dataset, base_model=base_model, overrides=config)
+    config_hash = sha256_json(full)
+    existing = TrainingRun.objects.filter(dataset=dataset, config_hash=config_hash).first()
+    if existing is not None:
+        raise _already_submitted(dataset, existing)
+    run = TrainingRun(
+        dataset=dataset,
+        reward_model_version=dataset.reward_model_version,
+        backend=settings.TRAINING_BACKEND,
+        base_model=full["base_model"],
+        modality=dataset.modality,
+        config=full,
+        config_hash=config_hash,
+        created_by=user if getattr(user, "pk", None) else None,
+    )
+    history_set(run, user=user, reason="training run created")
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError:  # the same submission raced us
+        raise _already_submitted(dataset, TrainingRun.objects.get(dataset=dataset, config_hash=config_hash)) from None
+    from training.tasks import submit_training_run
+
+    transaction.on_commit(lambda: submit_training_run.delay(run.pk))
+    return run
+
+
+def _job_metadata(run: TrainingRun) -> dict:
+    # Finds a job that was created but whose id we never stored (a crash between create and save).
+    return {
+        "zeke_run_id": str(run.pk),
+        "zeke_config_hash": run.config_hash[:16],
+        "zeke_dataset": run.dataset.sha256[:16],
+    }
+
+
+def _apply_job(run: TrainingRun, job: dict) -> bool:
+    """Copy a backend job onto the run; True when the status changed."""
+    before = run.status
+    run.job_id = job.get("id") or run.job_id
+    if job.get("status") in TrainingStatus.values:
+        run.status = job["status"]
+    error = job.get("error") or {}
+    if error.get("message"):
+        run.error = f"{error.get('code') or 'error'}: {error['message']}"
+    run.fine_tuned_model = job.get("fine_tuned_model") or run.fine_tuned_model
+    if run.status in TERMINAL_TRAINING_STATUSES and run.finished_at is None:
+        run.finished_at = timezone.now()
+    return run.status != before
+
+
+def training_run_submit(*, run_id: int) -> TrainingRun:
+    """Upload the files, validate the grader and create the job. Safe to run twice: the run is claimed with a
+    conditional UPDATE pending → uploading; a retry reuses uploaded file ids and finds a created job by metadata."""
+    claimed = TrainingRun.objects.filter(pk=run_id, status=TrainingStatus.PENDING).update(
+        status=TrainingStatus.UPLOADING, submitted_at=timezone.now()
+    )
+    run = TrainingRun.objects.select_related("dataset").get(pk=run_id)
+    if not claimed:
+        return run
+    try:
+        backend = backends.get_backend(run.backend)
+        backend.validate_grader(run.config["grader"])
+        job = backend.find_job(metadata=_job_metadata(run)) if run.files else None
+        if job is None:
+            _upload_files(run, backend)
+            job = backend.create_job(
+                model=run.base_model,
+                training_file=run.files["train"],
+                validation_file=run.files.get("validation"),
+                method=backend_method(run.config),
+                suffix=f"zeke-{run.modality}-r{run.pk}",
+                metadata=_job_metadata(run),
+                seed=run.config.get("seed"),
+            )
+    except backends.BackendRejected as exc:
+        return _run_finish_failed(run, exc.message)
+    except ApplicationError as exc:
+        # Transient (or no key yet): give the run back so the retry can claim it again.
+        TrainingRun.objects.filter(pk=run.pk, status=TrainingStatus.UPLOADING).update(
+            status=TrainingStatus.PENDING, error=exc.message
+        )
+        raise
+    _apply_job(run, job)
+    run.error = ""
+    history_set(run, reason=f"submitted as job {run.job_id}")
+    run.save()
+    return run
+
+
+def backend_method(config: dict) -> dict:
+    """The `method` sent to the backend: the grader JSON unchanged and the backend's own hyperparameters."""
+    return {
+        "type": "reinforcement",
+        "reinforcement": {"grader": config["grader"], "hyperparameters": config["hyperparameters"]},
+    }
+
+
+def _upload_files(run: TrainingRun, backend) -> None:
+    storage = get_storage()
+    files = dict(run.files)
+    for split in ("train", "validation"):
+        entry = run.dataset.files.get(split)
+        if split in files or not entry or not entry.get("rows"):
+            continue
+        files[split] = backend.upload(
+            filename=f"zeke-{run.dataset.sha256[:12]}-{split}.jsonl", data=storage.read_bytes(entry["key"])
+        )
+        # Stored at once, so a crash after this upload does not upload the file again.
+        TrainingRun.objects.filter(pk=run.pk).update(files=files)
+    run.files = files
+
+
+def _run_finish_failed(run: TrainingRun, message: str) -> TrainingRun:
+    run.status = TrainingStatus.FAILED
+    run.error = message
+    run.finished_at = timezone.now()
+    history_set(run, reason="backend rejected the submission")
+    run.save()
+    return run
+
+
+def metrics_from_events(events) -> dict:
+    """The reward curve from `metrics` events: one point per step (train and valid reward), plus the latest values."""
+    points: dict[int, dict] = {}
+    for event in events:
+        data = event.data if isinstance(event.data, dict) else {}
+        if event.type != "metrics" or "step" not in data:
+            continue
+        train = next((data[k] for k in ("train_reward_mean", "train_mean_reward", "train_reward") if k in data), None)
+        valid = next(
+            (data[k] for k in ("valid_reward_mean", "full_valid_mean_reward", "valid_reward") if k in data), None
+        )
+        points[int(data["step"])] = {"step": int(data["step"]), "train": train, "valid": valid}
+    curve = [points[step] for step in sorted(points)]
+    valid_values = [p["valid"] for p in curve if p["valid"] is not None]
+    return {
+        "curve": curve,
+        "steps": len(curve),
+        "final_train_reward": curve[-1]["train"] if curve else None,
+        "final_valid_reward": valid_values[-1] if valid_values else None,
+    }
+
+
+def _event_rows(run: TrainingRun, events: list[dict]) -> list[TrainingEvent]:
+    return [
+        TrainingEvent(
+            run=run,
+            backend_event_id=event["id"],
+            created_at=datetime.fromtimestamp(event.get("created_at") or 0, tz=UTC),
+            level=event.get("level") or "info",
+            type=event.get("type") or "message",
+            message=event.get("message") or "",
+            data=event.get("data"),
+        )
+        for event in events
+    ]
+
+
+def training_run_poll(*, run_id: int) -> TrainingRun:
+    """Fetch status, events and checkpoints, then store them in one transaction. Safe to run twice (events are
+    unique per backend id); a worker that dies mid-poll has written nothing, so the next poll does it all again.
+    On success the fine-tuned model becomes a candidate policy for the run's modality."""
+    run = TrainingRun.objects.get(pk=run_id)
+    # A finished run is polled once more after it finished (to collect its last events), then left alone.
+    finished_and_collected = (
+        run.status in TERMINAL_TRAINING_STATUSES
+        and run.last_polled_at is not None
+        and (run.finished_at is None or run.last_polled_at >= run.finished_at)
+    )
+    if finished_and_collected or not run.job_id:
+        return run
+    backend = backends.get_backend(run.backend)
+    job = backend.retrieve(run.job_id)
+    events = backend.events(run.job_id)
+    checkpoints = sorted(backend.checkpoints(run.job_id), key=lambda c: (c.get("step_number") or 0, c.get("id")))
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run_id)
+        TrainingEvent.objects.bulk_create(_event_rows(run, events), ignore_conflicts=True)
+        run.metrics = metrics_from_events(run.events.all())
+        run.checkpoints = checkpoints
+        changed = _apply_job(run, job)
+        run.last_polled_at = timezone.now()
+        if changed:
+            history_set(run, reason=f"job {run.job_id} is {run.status}")
+            run.save()
+        else:
+            TrainingRun.objects.filter(pk=run.pk).update(
+                metrics=run.metrics, checkpoints=run.checkpoints, last_polled_at=run.last_polled_at
+            )
+        if run.status == TrainingStatus.SUCCEEDED and run.fine_tuned_model:
+            # The one upward call (training → rollout), documented in docs/training.md.
+            from rollout.services import policy_register_candidate
+
+            policy_register_candidate(model_id=run.fine_tuned_model, modality=run.modality, training_run=run)
+    return run
+
+
+def training_run_recover(*, run_id: int) -> TrainingRun:
+    """A run stuck in `uploading` (its worker died): adopt the job if it was created, else hand it back to pending."""
+    run = TrainingRun.objects.select_related("dataset").get(pk=run_id)
+    if run.status != TrainingStatus.UPLOADING or run.job_id:
+        return run
+    job = backends.get_backend(run.backend).find_job(metadata=_job_metadata(run))
+    if job is not None:
+        with transaction.atomic():
+            run = TrainingRun.objects.select_for_update().get(pk=run_id)
+            _apply_job(run, job)
+            history_set(run, reason=f"recovered job {run.job_id} after an interrupted submit")
+            run.save()
+        return run
+    TrainingRun.objects.filter(pk=run_id, status=TrainingStatus.UPLOADING, job_id="").update(
+        status=TrainingStatus.PENDING
+    )
+    run.refresh_from_db()
+    return run
+
+
+CONTROL_ALLOWED = {
+    "cancel": (TrainingStatus.VALIDATING_FILES, TrainingStatus.QUEUED, TrainingStatus.RUNNING, TrainingStatus.PAUSED),
+    "pause": (TrainingStatus.RUNNING,),
+    "resume": (TrainingStatus.PAUSED,),
+}
+
+
+def training_run_control(*, run: TrainingRun, action: str, user=None) -> TrainingRun:
+    """Cancel, pause or resume the backend job (admin actions). A run not yet submitted is cancelled locally."""
+    if action not in CONTROL_ALLOWED:
+        raise ValidationError({"action": f"must be one of {', '.join(CONTROL_ALLOWED)}"})
+    if action == "cancel" and TrainingRun.objects.filter(pk=run.pk, status=TrainingStatus.PENDING).update(
+        status=TrainingStatus.CANCELLED, finished_at=timezone.now()
+    ):
+        run.refresh_from_db()
+        return run
+    run.refresh_from_db()
+    if run.status not in CONTROL_ALLOWED[action] or not run.job_id:
+        raise ApplicationError(f"cannot {action} run {run.pk}: it is {run.status}")
+    job = getattr(backends.get_backend(run.backend), action)(run.job_id)
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        _apply_job(run, job)
+        history_set(run, user=user, reason=f"{action} by {getattr(user, 'username', 'system')}")
+        run.save()
+    return run
+
+
+def training_run_cancel(*, run: TrainingRun, user=None) -> TrainingRun:
+    return training_run_control(run=run, action="cancel", user=user)
+
+
+def training_run_pause(*, run: TrainingRun, user=None) -> TrainingRun:
+    return training_run_control(run=run, action="pause", user=user)
+
+
+def training_run_resume(*, run: TrainingRun, user=None) -> TrainingRun:
+    return training_run_control(run=run, action="resume", user=user)
+
+
+# --- Curriculum ---------------------------------------------------------------------
+
+
+def dataset_modalities_with_rewards() -> list[str]:
+    """Modalities that have eligible traces with a reward (what a weekly build can use)."""
+    from labeling.models import RewardEvent
+    from traces.selectors import traces_eligible
+
+    has_reward = RewardEvent.objects.filter(trace=OuterRef("pk"))
+    return sorted(set(traces_eligible().filter(Exists(has_reward)).values_list("modality", flat=True).distinct()))
+
+
+def curriculum_next_stage(*, modality: str) -> int:
+    """Stage 1 until a stage-1 run succeeded, then 2, then 3 (and stays at 3)."""
+    done = TrainingRun.objects.filter(modality=modality, status=TrainingStatus.SUCCEEDED).values_list(
+        "dataset__stage", flat=True
+    )
+    return min(3, max(done, default=0) + 1)

@@ -1,0 +1,69 @@
+"""`python manage.py run_grader --dataset HASH [--split validation] [--grader FILE] [--limit N]`."""
+
+import json
+import statistics
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from training.graders import GraderError, grader_from_rubric, grader_offline, grader_run_local
+from training.selectors import dataset_get, rubric_current
+from zeke_rft.storage import get_storage
+
+
+def sample_from_reference(example: dict) -> dict:
+    """The reference answer and expected tool calls as a model sample."""
+    return {
+        "output_text": example.get("reference_answer") or "",
+        "output_json": None,
+        "output_tools": example.get("expected_tool_calls") or [],
+    }
+
+
+class Command(BaseCommand):
+    help = "Score a dataset's reference answers with the grader, offline, and report the distribution."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dataset", required=True)
+        parser.add_argument("--split", choices=["train", "validation"], default="train")
+        parser.add_argument("--grader", default=None, help="JSON file with a grader (default: the rubric's grader)")
+        parser.add_argument("--limit", type=int, default=None)
+
+    def handle(self, *args, dataset, split, grader, limit, **options):
+        try:
+            build = dataset_get(sha=dataset)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.message_dict["dataset"])) from exc
+        if grader:
+            with open(grader) as handle:
+                grader_json = json.load(handle)
+        else:
+            rubric = rubric_current()
+            grader_json = grader_from_rubric(rubric=rubric.dimensions if rubric else None)
+        local = grader_offline(grader_json)
+        lines = get_storage().read_bytes(build.files[split]["key"]).decode().splitlines()[:limit]
+        scores = []
+        try:
+            for line in lines:
+                example = json.loads(line)
+                scores.append(grader_run_local(grader=local, sample=sample_from_reference(example), item=example))
+        except GraderError as exc:
+            raise CommandError(f"grader failed: {exc}") from exc
+        if not scores:
+            raise CommandError(f"dataset {build.sha256[:12]} has no {split} examples")
+        self.stdout.write(self.report(scores, build=build, split=split))
+
+    def report(self, scores: list[float], *, build, split) -> str:
+        ordered = sorted(scores)
+        quantiles = statistics.quantiles(ordered, n=10, method="inclusive") if len(ordered) > 1 else [ordered[0]] * 9
+        lines = [
+            f"dataset {build.sha256[:12]} {split}: {len(scores)} reference answers",
+            f"mean {statistics.fmean(scores):.3f}  min {ordered[0]:.3f}  p10 {quantiles[0]:.3f}  "
+            f"p50 {quantiles[4]:.3f}  p90 {quantiles[8]:.3f}  max {ordered[-1]:.3f}",
+        ]
+        for low in range(10):
+            count = sum(1 for s in scores if low / 10 <= s < (low + 1) / 10 or (low == 9 and s >= 1.0))
+            bracket = "]" if low == 9 else ")"
+            bar = "#" * round(40 * count / len(scores))
+            lines.append(f"  [{low / 10:.1f}, {(low + 1) / 10:.1f}{bracket} {count:5d} {bar}")
+        return "\n".join(lines)

@@ -282,6 +282,14 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 
+# --- training ---
+TRAINING_BACKEND = env_str("TRAINING_BACKEND", "openai")  # a name in training.backends.BACKENDS
+TRAINING_HIGH_REWARD = env_float("TRAINING_HIGH_REWARD", 0.7)  # reward at or above this is "high"
+TRAINING_HARD_UNCERTAINTY = env_float("TRAINING_HARD_UNCERTAINTY", 0.25)  # model uncertainty at or above: hard case
+TRAINING_VALIDATION_PERCENT = env_int("TRAINING_VALIDATION_PERCENT", 10)  # conversations sent to validation
+TRAINING_SUBMIT_STALE_SECONDS = env_int("TRAINING_SUBMIT_STALE_SECONDS", 900)  # an upload older than this is retried
+GRADER_PYTHON_TIMEOUT_SECONDS = env_float("GRADER_PYTHON_TIMEOUT_SECONDS", 10.0)  # local python grader time limit
+
 # --- rewards ---
 REWARD_AGREEMENT_THRESHOLD = env_float("REWARD_AGREEMENT_THRESHOLD", 0.5)  # alert when model–human Spearman is below
 REWARD_AGREEMENT_MIN_N = env_int("REWARD_AGREEMENT_MIN_N", 5)  # traces with both rewards needed before alerting

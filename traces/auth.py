@@ -34,9 +34,9 @@ class AgentTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
-            return None
         parts = header.split()
+        if not parts:
+            return None
         if parts[0].lower() != self.keyword.lower():
             return None
         if len(parts) != 2:

@@ -1,4 +1,7 @@
-from rollout.models import Policy, PolicyStatus
+"""Reads for the rollout app."""
+
+from rollout.models import MonitorCheck, Policy, PolicyStatus, Rollout, RolloutState
+from traces.models import Modality
 
 
 def policy_active_by_modality() -> dict[str, dict]:
@@ -7,3 +10,81 @@ def policy_active_by_modality() -> dict[str, dict]:
         policy.modality: {"model": policy.model_id, "policy_id": policy.pk}
         for policy in Policy.objects.filter(status=PolicyStatus.ACTIVE)
     }
+
+
+def rollout_running(*, modality: str) -> Rollout | None:
+    return (
+        Rollout.objects.filter(modality=modality, state__in=[RolloutState.SHADOW, RolloutState.CANARY])
+        .select_related("candidate", "baseline")
+        .first()
+    )
+
+
+def config_diff(old: dict | None, new: dict | None) -> list[dict]:
+    """Keys added, removed or changed between two policy configs."""
+    old, new = old or {}, new or {}
+    return [
+        {"key": key, "old": old.get(key), "new": new.get(key)}
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def policy_history(*, modality: str, limit: int = 30) -> list[dict]:
+    """Newest policy changes with their diff against the previous version of the same policy
+    (django-simple-history diff_against), plus the config diff against the policy's parent."""
+    records = list(
+        Policy.history.filter(modality=modality).select_related("history_user").order_by("-history_date")[:limit]
+    )
+    rows = []
+    for record in records:
+        previous = record.prev_record
+        changes = []
+        if previous is not None:
+            delta = record.diff_against(previous, excluded_fields=["created_at"])
+            changes = [{"field": c.field, "old": c.old, "new": c.new} for c in delta.changes if c.field != "config"]
+            config_changes = config_diff(previous.config, record.config)
+        else:
+            parent = Policy.objects.filter(pk=record.parent_id).first() if record.parent_id else None
+            config_changes = config_diff(parent.config if parent else {}, record.config)
+        rows.append(
+            {
+                "record": record,
+                "model_id": record.model_id,
+                "when": record.history_date,
+                "user": record.history_user,
+                "reason": record.history_change_reason or "",
+                "changes": changes,
+                "config_changes": config_changes,
+                "created": previous is None,
+            }
+        )
+    return rows
+
+
+def monitor_series(*, modality: str, limit: int = 200) -> list[MonitorCheck]:
+    """Monitor checks of the modality's rollouts, oldest first, for the charts."""
+    checks = MonitorCheck.objects.filter(rollout__modality=modality).select_related("rollout").order_by("-checked_at")
+    return list(reversed(list(checks[:limit])))
+
+
+def dashboard_modalities() -> list[dict]:
+    panels = []
+    for modality in Modality.values:
+        rollouts = list(
+            Rollout.objects.filter(modality=modality).select_related("candidate", "baseline", "rolled_back_by")[:10]
+        )
+        running = next((r for r in rollouts if r.state in (RolloutState.SHADOW, RolloutState.CANARY)), None)
+        checks = monitor_series(modality=modality)
+        panels.append(
+            {
+                "modality": modality,
+                "active": Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first(),
+                "running": running,
+                "latest_check": checks[-1] if checks else None,
+                "checks": checks,
+                "rollouts": rollouts,
+                "history": policy_history(modality=modality),
+            }
+        )
+    return panels

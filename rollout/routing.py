@@ -1,0 +1,43 @@
+"""Sticky arm assignment: bucket = sha256(salt:conversation_id) mapped to [0, 100)."""
+
+import hashlib
+
+from django.core.exceptions import ValidationError
+
+from rollout.models import Policy, PolicyStatus, Rollout, RolloutState
+from traces.models import Modality
+from zeke_rft.errors import ApplicationError
+
+
+def arm_bucket(*, salt: str, conversation_id: str) -> float:
+    """A stable number in [0, 100) for a conversation within one rollout (new salt = new assignment)."""
+    digest = hashlib.sha256(f"{salt}:{conversation_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 * 100
+
+
+def policy_route(*, modality: str, conversation_id: str) -> dict:
+    """Which model answers this conversation: {model, policy_id, rollout_id, arm} (+ shadow_model in shadow mode)."""
+    if modality not in Modality.values:
+        raise ValidationError({"modality": f"must be one of {', '.join(Modality.values)}, got {modality!r}"})
+    rollout = (
+        Rollout.objects.filter(modality=modality, state__in=[RolloutState.SHADOW, RolloutState.CANARY])
+        .select_related("candidate", "baseline")
+        .first()
+    )
+    active = Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first()
+    baseline = rollout.baseline if rollout is not None and rollout.baseline is not None else active
+    if baseline is None:
+        raise ApplicationError(
+            f"no active policy for modality {modality!r}: promote one (admin → Policies) before agents ask",
+            status=404,
+        )
+    answer = {"model": baseline.model_id, "policy_id": baseline.pk, "rollout_id": None, "arm": "baseline"}
+    if rollout is None:
+        return answer
+    answer["rollout_id"] = rollout.pk
+    if rollout.state == RolloutState.SHADOW:
+        answer["shadow_model"] = rollout.candidate.model_id
+        answer["shadow_policy_id"] = rollout.candidate.pk
+    elif arm_bucket(salt=rollout.salt, conversation_id=conversation_id) < rollout.traffic_percent:
+        answer.update(model=rollout.candidate.model_id, policy_id=rollout.candidate.pk, arm="candidate")
+    return answer

@@ -1,0 +1,50 @@
+"""/rollouts/: per modality the active policy, the running rollout, monitor charts and policy history."""
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from rollout.charts import svg_line_chart
+from rollout.models import Rollout
+from rollout.selectors import dashboard_modalities
+from rollout.services import rollout_rollback
+from zeke_rft.errors import ApplicationError
+
+
+def _charts(checks) -> dict:
+    def series(arm, metric):
+        return [(c.checked_at, (c.metrics.get(arm) or {}).get(metric)) for c in checks]
+
+    return {
+        "win_rate": svg_line_chart(
+            {"candidate win-rate": series("candidate", "win_rate")}, title="Win-rate vs baseline", reference=0.5
+        ),
+        "safety": svg_line_chart(
+            {"baseline": series("baseline", "safety_per_1000"), "candidate": series("candidate", "safety_per_1000")},
+            title="Safety incidents per 1,000 messages",
+        ),
+    }
+
+
+@login_required
+def dashboard(request):
+    panels = dashboard_modalities()
+    for panel in panels:
+        panel["charts"] = _charts(panel["checks"])
+    return render(request, "rollout/dashboard.html", {"panels": panels})
+
+
+@staff_member_required
+@require_POST
+def rollback(request, rollout_id: int):
+    rollout = get_object_or_404(Rollout, pk=rollout_id)
+    try:
+        rollout_rollback(rollout=rollout, reason=request.POST.get("reason", ""), user=request.user)
+    except (ApplicationError, ValidationError) as exc:
+        messages.error(request, getattr(exc, "message", None) or "; ".join(exc.messages))
+    else:
+        messages.success(request, f"Rollout {rollout.pk} rolled back; the previous policy is active again.")
+    return redirect("rollout:dashboard")

@@ -110,6 +110,7 @@ def demo_load(*, stdout) -> None:
     scored = 0
     for days_ago in range(PAST_DAYS, -1, -1):
         queue, added = label_queue_build(day=today - timedelta(days=days_ago))
-        scored += _score_queue(queue, reviewers, rng, TODAY_SCORED_SHARE if days_ago == 0 else 1.0)
+        if added:  # a queue built by an earlier run was scored then; leave the rest for a real reviewer
+            scored += _score_queue(queue, reviewers, rng, TODAY_SCORED_SHARE if days_ago == 0 else 1.0)
     preferences = _preferences(reviewers[0], rng, stdout)
     stdout.write(f"labeling: scored {scored} items (each with a human RewardEvent), {preferences} A/B preferences")

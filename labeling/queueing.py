@@ -93,7 +93,7 @@ def _score(rows: list[dict], *, uncertainty: dict, low_reward: set) -> None:
         row["priority"] = round(sum(WEIGHTS[name] * value for name, value in terms.items()), 6)
         weighted = {name: WEIGHTS[name] * terms[name] for name in ("uncertain", "disagreement", "failure")}
         best = max(weighted, key=weighted.get)
-        row["reason"] = best if weighted[best] > 0 else TaskReason.STRATIFIED
+        row["reason"] = best if weighted[best] > 0 else TaskReason.STRATIFIED.value
 
 
 def _stratify(rows: list[dict], wanted: int) -> list[dict]:
@@ -127,7 +127,7 @@ def label_queue_build(*, day: date | None = None, size: int | None = None, user=
             return queue, 0
         queued = set(queue.tasks.exclude(reason=TaskReason.OVERLAP).values_list("trace_id", flat=True))
         chosen = _stratify(_candidates(exclude=queued), max(0, size - len(queued)))
-        overlap = chosen[:: round(1 / OVERLAP_SHARE)] if len(chosen) >= 2 else []
+        overlap = chosen[:: round(1 / OVERLAP_SHARE)][: round(len(chosen) * OVERLAP_SHARE)]
         position = (queue.tasks.order_by("-position").values_list("position", flat=True).first() or 0) + 1
         tasks = [
             LabelTask(

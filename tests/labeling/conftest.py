@@ -53,6 +53,11 @@ def make_trace(agent, *, category=TaskCategory.OTHER, status="eligible", flags=N
     return Trace.objects.create(**values)
 
 
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def traces_factory(agent):
     def factory(count=1, **fields):

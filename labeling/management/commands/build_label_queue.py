@@ -17,4 +17,8 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError(f"--date must be YYYY-MM-DD, got {options['date']!r}")
         queue, added = label_queue_build(day=day)
-        self.stdout.write(f"Queue {queue.day}: added {added} tasks ({queue.stats.get('by_reason', {})})")
+        overlap = queue.stats.get("overlap", 0) if added else 0
+        self.stdout.write(
+            f"Queue {queue.day}: added {added - overlap} items + {overlap} overlap "
+            f"(by reason {queue.stats.get('by_reason', {})}, by category {queue.stats.get('by_category', {})})"
+        )

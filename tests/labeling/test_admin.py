@@ -1,0 +1,87 @@
+import csv
+import io
+import json
+
+import pytest
+
+from labeling import services
+from labeling.models import RewardEvent, Rubric, ScoreCard
+from tests.labeling.conftest import SCORES
+
+
+@pytest.fixture
+def admin_client_logged(client, django_user_model):
+    admin = django_user_model.objects.create_superuser(username="admin", password="x", email="a@example.com")
+    client.force_login(admin)
+    return client, admin
+
+
+@pytest.fixture
+def scored(traces_factory, reviewer):
+    traces = traces_factory(2)
+    return [services.scorecard_submit(trace=trace, reviewer=reviewer, **SCORES) for trace in traces]
+
+
+@pytest.mark.parametrize("model", ["rubric", "labelqueue", "labeltask", "scorecard", "preference", "rewardevent"])
+def test_every_labeling_changelist_loads(admin_client_logged, scored, model):
+    client, _ = admin_client_logged
+    assert client.get(f"/admin/labeling/{model}/").status_code == 200
+
+
+def test_a_score_card_shows_its_history_in_admin(admin_client_logged, scored):
+    client, _ = admin_client_logged
+    response = client.get(f"/admin/labeling/scorecard/{scored[0].pk}/history/")
+    assert response.status_code == 200 and "scored" in response.content.decode()
+
+
+def test_editing_the_rubric_in_admin_bumps_the_version_with_history(admin_client_logged):
+    client, admin = admin_client_logged
+    rubric = services.rubric_active()
+    dimensions = json.loads(json.dumps(rubric.dimensions))
+    dimensions["success"]["anchors"]["5"] = "Done, and Nate did not have to check."
+    response = client.post(
+        f"/admin/labeling/rubric/{rubric.pk}/change/",
+        {"name": rubric.name, "active": "on", "dimensions": json.dumps(dimensions)},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rubric.refresh_from_db()
+    assert rubric.version == 2
+    assert rubric.dimensions["success"]["anchors"]["5"].startswith("Done, and Nate")
+    latest = rubric.history.latest()
+    assert (latest.history_user, latest.history_change_reason) == (admin, "edited in admin")
+
+
+def test_a_rubric_saved_without_changes_keeps_its_version(admin_client_logged):
+    client, _ = admin_client_logged
+    rubric = services.rubric_active()
+    client.post(
+        f"/admin/labeling/rubric/{rubric.pk}/change/",
+        {"name": rubric.name, "active": "on", "dimensions": json.dumps(rubric.dimensions)},
+    )
+    assert Rubric.objects.get(pk=rubric.pk).version == 1
+
+
+def _export(client, model, ids):
+    response = client.post(f"/admin/labeling/{model}/", {"action": "export_csv", "_selected_action": ids})
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_score_cards_export_as_csv(admin_client_logged, scored):
+    client, _ = admin_client_logged
+    rows = _export(client, "scorecard", [card.pk for card in scored])
+    assert len(rows) == 2 and {row["success"] for row in rows} == {"4"}
+    assert "corrected_tool_calls" in rows[0] and "reviewer_id" in rows[0]
+
+
+def test_reward_events_export_as_csv(admin_client_logged, scored):
+    client, _ = admin_client_logged
+    rows = _export(client, "rewardevent", list(RewardEvent.objects.values_list("pk", flat=True)))
+    assert len(rows) == 2 and all(row["source"] == "human" for row in rows)
+    assert float(rows[0]["reward"]) == services.reward_from_scores(success=4, helpfulness=3, tone_alignment=5, safety=5)
+
+
+def test_score_cards_are_read_only_in_admin(admin_client_logged, scored):
+    client, _ = admin_client_logged
+    client.post(f"/admin/labeling/scorecard/{scored[0].pk}/change/", {"success": 1})
+    assert ScoreCard.objects.get(pk=scored[0].pk).success == 4

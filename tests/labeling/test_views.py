@@ -1,0 +1,247 @@
+import json
+from datetime import date
+from html import escape
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from labeling import services
+from labeling.models import LabelTask, RewardEvent, ScoreCard, TaskReason, TaskStatus
+from tests.labeling.conftest import RAW_MARKER, SCORES
+
+
+def _form(**changes):
+    data = {**SCORES, "safety_notes": "", "correction": "", "corrected_tool_calls": "", "rationale": ""}
+    data.update(changes)
+    return data
+
+
+@pytest.fixture
+def queued(traces_factory):
+    def build(count):
+        traces_factory(count)
+        services.label_queue_build(day=timezone.localdate(), size=max(30, min(50, count)))
+        return list(LabelTask.objects.filter(queue__day=timezone.localdate()).order_by("position"))
+
+    return build
+
+
+def test_anonymous_users_are_sent_to_log_in(client, db):
+    response = client.get("/review/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/review/login/")
+
+
+def test_a_user_outside_the_reviewers_group_gets_403(client, outsider, queued):
+    tasks = queued(3)
+    client.force_login(outsider)
+    assert client.get("/review/").status_code == 403
+    assert client.get(f"/review/item/{tasks[0].pk}/").status_code == 403
+    assert client.post(f"/review/item/{tasks[0].pk}/", _form()).status_code == 403
+    assert client.get("/review/stats/").status_code == 403
+    assert not ScoreCard.objects.exists()
+
+
+def test_staff_may_review_without_the_group(client, django_user_model, db):
+    staff = django_user_model.objects.create_user(username="boss", password="x", is_staff=True)
+    client.force_login(staff)
+    assert client.get("/review/").status_code == 200
+
+
+def test_a_reviewer_logs_in_through_the_panel_login(client, reviewer):
+    response = client.post("/review/login/", {"username": "nate", "password": "pw-secret-123"})
+    assert response.status_code == 302 and response["Location"] == "/review/"
+
+
+def test_the_queue_shows_progress_n_of_total(reviewer_client, reviewer, queued):
+    tasks = queued(30)
+    services.scorecard_submit(task=tasks[1], reviewer=reviewer, **SCORES)  # an item without an overlap copy
+    response = reviewer_client.get("/review/")
+    assert response.status_code == 200
+    assert "1 of 33" in response.content.decode()  # 30 items + 3 overlap
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_the_queue_view_runs_a_constant_number_of_queries(reviewer_client, queued, django_assert_num_queries, count):
+    queued(count)
+    with django_assert_num_queries(4):  # session, user, group check, tasks
+        assert reviewer_client.get("/review/").status_code == 200
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_the_item_view_runs_a_constant_number_of_queries(reviewer_client, queued, django_assert_num_queries, count):
+    tasks = queued(count)
+    reviewer_client.get(f"/review/item/{tasks[0].pk}/")  # seeds the rubric on first use
+    with django_assert_num_queries(10):
+        assert reviewer_client.get(f"/review/item/{tasks[1].pk}/").status_code == 200
+
+
+def test_the_item_view_shows_only_scrubbed_text(reviewer_client, queued):
+    task = queued(3)[0]
+    body = reviewer_client.get(f"/review/item/{task.pk}/").content.decode()
+    assert RAW_MARKER not in body
+    assert escape(task.trace.scrubbed_user_message) in body
+    assert escape(task.trace.scrubbed_final_response) in body
+    assert "calendar.create" in body and "<details" in body
+
+
+def test_the_queue_never_shows_raw_text(reviewer_client, queued):
+    queued(3)
+    assert RAW_MARKER not in reviewer_client.get("/review/").content.decode()
+
+
+def test_opening_an_item_stamps_when_it_was_opened(reviewer_client, queued):
+    task = queued(3)[0]
+    reviewer_client.get(f"/review/item/{task.pk}/")
+    task.refresh_from_db()
+    assert task.opened_at is not None
+
+
+def test_submitting_without_js_redirects_303_to_the_next_item(reviewer_client, queued):
+    tasks = queued(3)
+    response = reviewer_client.post(f"/review/item/{tasks[0].pk}/", _form())
+    assert response.status_code == 303
+    assert response["Location"] == f"/review/item/{tasks[1].pk}/"
+    assert ScoreCard.objects.get().task == tasks[0]
+    assert RewardEvent.objects.filter(source="human").count() == 1
+
+
+def test_submitting_with_htmx_swaps_in_the_next_item_and_pushes_its_url(reviewer_client, queued):
+    tasks = queued(3)
+    response = reviewer_client.post(f"/review/item/{tasks[0].pk}/", _form(), headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert response["HX-Push-Url"] == f"/review/item/{tasks[1].pk}/"
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="review-item"') and "<html" not in body
+    assert f'data-task-id="{tasks[1].pk}"' in body
+
+
+def test_the_last_item_swaps_in_the_done_partial(reviewer_client, reviewer, queued):
+    tasks = queued(2)
+    services.label_task_skip(task=tasks[1], reviewer=reviewer, reason="dup")
+    response = reviewer_client.post(f"/review/item/{tasks[0].pk}/", _form(), headers={"HX-Request": "true"})
+    assert response["HX-Push-Url"] == "/review/" and "Queue done" in response.content.decode()
+
+
+def test_an_invalid_form_rerenders_the_partial_with_errors_and_400(reviewer_client, queued):
+    task = queued(3)[0]
+    response = reviewer_client.post(f"/review/item/{task.pk}/", _form(success=""), headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert body.lstrip().startswith('<div id="review-item"') and "success: This field is required." in body
+    assert not ScoreCard.objects.exists()
+
+
+def test_bad_json_in_corrected_tool_calls_names_the_field(reviewer_client, queued):
+    task = queued(3)[0]
+    response = reviewer_client.post(f"/review/item/{task.pk}/", _form(corrected_tool_calls='[{"name": "x",'))
+    assert response.status_code == 400
+    assert "corrected_tool_calls is not valid JSON" in response.content.decode()
+
+
+def test_corrections_are_stored_from_the_form(reviewer_client, queued):
+    task = queued(3)[0]
+    calls = [{"name": "calendar.create", "args": {"title": "Lunch"}}]
+    reviewer_client.post(
+        f"/review/item/{task.pk}/", _form(correction="Lunch booked at 12:30.", corrected_tool_calls=json.dumps(calls))
+    )
+    card = ScoreCard.objects.get()
+    assert (card.correction, card.corrected_tool_calls) == ("Lunch booked at 12:30.", calls)
+
+
+def test_a_structurally_wrong_tool_call_is_a_form_error(reviewer_client, queued):
+    task = queued(3)[0]
+    response = reviewer_client.post(f"/review/item/{task.pk}/", _form(corrected_tool_calls='[{"args": {}}]'))
+    assert response.status_code == 400
+    assert "needs a tool name" in response.content.decode()
+
+
+def test_skipping_from_the_panel_records_the_reason(reviewer_client, queued):
+    tasks = queued(3)
+    response = reviewer_client.post(f"/review/item/{tasks[0].pk}/skip/", {"reason": "not english"})
+    assert response.status_code == 303 and response["Location"] == f"/review/item/{tasks[1].pk}/"
+    tasks[0].refresh_from_db()
+    assert (tasks[0].status, tasks[0].skip_reason) == (TaskStatus.SKIPPED, "not english")
+
+
+def test_skipping_without_a_reason_is_a_400(reviewer_client, queued):
+    task = queued(3)[0]
+    response = reviewer_client.post(f"/review/item/{task.pk}/skip/", {"reason": ""}, headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    task.refresh_from_db()
+    assert task.status == TaskStatus.PENDING
+
+
+def test_an_item_assigned_to_someone_else_is_403(reviewer_client, second_reviewer, queued):
+    task = queued(3)[0]
+    LabelTask.objects.filter(pk=task.pk).update(reviewer=second_reviewer)
+    assert reviewer_client.get(f"/review/item/{task.pk}/").status_code == 403
+
+
+def test_an_item_another_reviewer_finished_cannot_be_overwritten(client, second_reviewer, reviewer, queued):
+    task = queued(3)[0]
+    services.scorecard_submit(task=task, reviewer=second_reviewer, **SCORES)
+    client.force_login(reviewer)
+    response = client.post(f"/review/item/{task.pk}/", _form(), headers={"HX-Request": "true"})
+    assert response.status_code == 409
+    assert ScoreCard.objects.count() == 1
+
+
+def test_the_overlap_item_is_hidden_from_the_reviewer_who_scored_the_trace(reviewer_client, reviewer, queued):
+    tasks = queued(10)
+    overlap = next(task for task in tasks if task.reason == TaskReason.OVERLAP)
+    primary = next(task for task in tasks if task.trace_id == overlap.trace_id and task.pk != overlap.pk)
+    services.scorecard_submit(task=primary, reviewer=reviewer, **SCORES)
+    body = reviewer_client.get("/review/").content.decode()
+    assert f'href="/review/item/{overlap.pk}/"' not in body
+
+
+def test_the_ab_view_shows_both_sides_and_stores_a_preference(reviewer_client, traces_factory):
+    trace = traces_factory(1)[0]
+    pair = {
+        "a": {"policy_id": "ft:base", "response": "Side A text"},
+        "b": {"policy_id": "ft:c1", "response": "Side B text"},
+    }
+    services.label_tasks_add(trace_ids=[trace.pk], reason="disagreement", kind="preference", pairs={trace.pk: pair})
+    task = trace.label_tasks.get()
+    body = reviewer_client.get(f"/review/item/{task.pk}/").content.decode()
+    assert "Side A text" in body and "Side B text" in body and 'data-kind="preference"' in body
+    response = reviewer_client.post(f"/review/item/{task.pk}/", {"choice": "a", "rationale": "A books it"})
+    assert response.status_code == 303
+    assert trace.preferences.get().choice == "a"
+
+
+def test_the_stats_page_shows_alpha_and_throughput(reviewer_client, reviewer, second_reviewer, traces_factory):
+    traces = traces_factory(4)
+    for i, trace in enumerate(traces):
+        services.scorecard_submit(trace=trace, reviewer=reviewer, **{**SCORES, "success": 1 + i})
+        services.scorecard_submit(trace=trace, reviewer=second_reviewer, **{**SCORES, "success": 1 + i})
+    response = reviewer_client.get("/review/stats/")
+    assert response.status_code == 200
+    rows = {row["dimension"]: row for row in response.context["agreement"]["rows"]}
+    assert rows["success"]["ordinal"] == pytest.approx(1.0)
+    assert response.context["agreement"]["units"] == 4
+    throughput = {row["reviewer"]: row for row in response.context["throughput"]}
+    assert throughput["nate"]["items"] == 4 and throughput["nate"]["items_per_day"] == 4.0
+
+
+def test_median_seconds_per_item_comes_from_opened_at(reviewer, queued):
+    from labeling.selectors import reviewer_throughput
+
+    tasks = queued(3)
+    for seconds, task in zip([10, 20, 90], tasks, strict=False):
+        LabelTask.objects.filter(pk=task.pk).update(opened_at=timezone.now() - timezone.timedelta(seconds=seconds))
+        task.refresh_from_db()
+        services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    assert reviewer_throughput()[0]["median_seconds"] == pytest.approx(20, abs=1)
+
+
+def test_the_item_url_for_a_missing_task_is_404(reviewer_client):
+    assert reviewer_client.get("/review/item/999999/").status_code == 404
+
+
+def test_the_queue_for_today_is_empty_without_a_build(reviewer_client):
+    response = reviewer_client.get(reverse("labeling:queue"))
+    assert "No queue for today" in response.content.decode()
+    assert date.today()  # the page renders without a queue row

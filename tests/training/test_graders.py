@@ -1,0 +1,135 @@
+import json
+
+import pytest
+
+from training.graders import (
+    TOOL_CALLS_GRADER_SOURCE,
+    GraderError,
+    formula_evaluate,
+    grader_from_rubric,
+    grader_offline,
+    grader_run_local,
+)
+
+ITEM = {
+    "reference_answer": "Booked Luigi's for two at 7pm.",
+    "expected_tool_calls": [{"name": "book_table", "args": {"place": "Luigi's", "people": 2}}],
+}
+
+
+def sample(text="", tools=None):
+    return {"output_text": text, "output_json": None, "output_tools": tools or []}
+
+
+def check(operation, reference="{{item.reference_answer}}"):
+    return {
+        "type": "string_check",
+        "name": "s",
+        "input": "{{sample.output_text}}",
+        "reference": reference,
+        "operation": operation,
+    }
+
+
+def test_string_check_runs_each_operation():
+    assert grader_run_local(grader=check("eq"), sample=sample("Booked Luigi's for two at 7pm."), item=ITEM) == 1.0
+    assert grader_run_local(grader=check("ne"), sample=sample("no"), item=ITEM) == 1.0
+    assert grader_run_local(grader=check("like", "Luigi"), sample=sample("At Luigi's"), item=ITEM) == 1.0
+    assert grader_run_local(grader=check("like", "luigi"), sample=sample("At Luigi's"), item=ITEM) == 0.0
+    assert grader_run_local(grader=check("ilike", "luigi"), sample=sample("At Luigi's"), item=ITEM) == 1.0
+
+
+def test_text_similarity_scores_closer_text_higher():
+    def score(metric, text):
+        grader = {
+            "type": "text_similarity",
+            "name": "t",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.reference_answer}}",
+            "evaluation_metric": metric,
+        }
+        return grader_run_local(grader=grader, sample=sample(text), item=ITEM)
+
+    for metric in ("fuzzy_match", "bleu", "gleu", "rouge_1", "rouge_2", "rouge_l"):
+        exact = score(metric, ITEM["reference_answer"])
+        close = score(metric, "Booked Luigi's for two people at 7pm.")
+        far = score(metric, "I cannot help with that.")
+        assert exact == pytest.approx(1.0) and exact >= close > far, metric
+
+
+def test_an_unsupported_similarity_metric_is_a_clear_error():
+    grader = {"type": "text_similarity", "name": "t", "input": "a", "reference": "a", "evaluation_metric": "cosine"}
+    with pytest.raises(GraderError, match="cosine"):
+        grader_run_local(grader=grader, sample=sample(), item={})
+
+
+def test_the_tool_call_grader_gives_full_credit_for_the_expected_calls_and_partial_for_wrong_args():
+    grader = {"type": "python", "name": "tool_calls", "source": TOOL_CALLS_GRADER_SOURCE}
+    api_shape = [
+        {
+            "type": "function",
+            "function": {"name": "book_table", "arguments": json.dumps({"place": "Luigi's", "people": 2})},
+        }
+    ]
+    assert grader_run_local(grader=grader, sample=sample(tools=api_shape), item=ITEM) == 1.0
+    wrong_args = [{"name": "book_table", "args": {"place": "Luigi's", "people": 4}}]
+    assert grader_run_local(grader=grader, sample=sample(tools=wrong_args), item=ITEM) == 0.75
+    assert grader_run_local(grader=grader, sample=sample(tools=[{"name": "email", "args": {}}]), item=ITEM) == 0.0
+    assert grader_run_local(grader=grader, sample=sample(), item={"expected_tool_calls": []}) == 1.0
+
+
+def test_a_python_grader_that_runs_too_long_is_stopped(settings):
+    settings.GRADER_PYTHON_TIMEOUT_SECONDS = 0.5
+    grader = {"type": "python", "name": "slow", "source": "def grade(sample, item):\n    while True:\n        pass\n"}
+    with pytest.raises(GraderError, match="time limit"):
+        grader_run_local(grader=grader, sample=sample(), item={})
+
+
+def test_a_python_grader_that_raises_reports_the_error():
+    grader = {"type": "python", "name": "broken", "source": "def grade(sample, item):\n    return 1 / 0\n"}
+    with pytest.raises(GraderError, match="ZeroDivisionError"):
+        grader_run_local(grader=grader, sample=sample(), item={})
+
+
+def test_a_multi_grader_combines_its_graders_with_the_formula():
+    grader = {
+        "type": "multi",
+        "name": "m",
+        "graders": {"exact": check("eq"), "mentions": check("ilike", "luigi")},
+        "calculate_output": "0.25 * exact + 0.75 * max(mentions, 0) / 1",
+    }
+    assert grader_run_local(grader=grader, sample=sample("luigi?"), item=ITEM) == 0.75
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "__import__('os').system('true')",
+        "exact ** 2",
+        "exact.real",
+        "[exact]",
+        "unknown + 1",
+        "exact / 0",
+        "exact if 1 else 0",
+    ],
+)
+def test_the_formula_evaluator_refuses_anything_but_arithmetic_over_grader_names(formula):
+    with pytest.raises(GraderError):
+        formula_evaluate(formula, {"exact": 1.0})
+
+
+def test_the_rubric_grader_is_a_multi_of_tool_calls_and_a_score_model():
+    from labeling.rubric_default import DEFAULT_DIMENSIONS
+
+    grader = grader_from_rubric(rubric=DEFAULT_DIMENSIONS, tool_weight=0.4, model="grader-model")
+    assert grader["type"] == "multi" and set(grader["graders"]) == {"tool_calls", "rubric"}
+    assert grader["graders"]["rubric"]["type"] == "score_model"
+    assert grader["graders"]["rubric"]["model"] == "grader-model"
+    assert DEFAULT_DIMENSIONS["success"]["question"] in grader["graders"]["rubric"]["input"][0]["content"]
+    assert grader["calculate_output"] == "0.4 * tool_calls + 0.6 * rubric"
+    with pytest.raises(GraderError, match="needs a model"):
+        grader_run_local(grader=grader, sample=sample(), item=ITEM)
+    offline = grader_offline(grader)
+    good = sample(ITEM["reference_answer"], ITEM["expected_tool_calls"])
+    assert grader_run_local(grader=offline, sample=good, item=ITEM) == 1.0
+    assert grader_run_local(grader=grader, sample=good, item=ITEM, score_model=lambda *args: 0.5) == 0.7

@@ -1,0 +1,247 @@
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from training.models import TrainingEvent, TrainingRun, TrainingStatus
+from training.services import (
+    training_run_create,
+    training_run_pause,
+    training_run_poll,
+    training_run_resume,
+    training_run_submit,
+)
+from zeke_rft.errors import ApplicationError
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def submit(django_capture_on_commit_callbacks):
+    """Create a run and let its on-commit submission run (Celery is eager in tests)."""
+
+    def run(dataset, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            created = training_run_create(dataset=dataset, **kwargs)
+        created.refresh_from_db()
+        return created
+
+    return run
+
+
+def poll_until_done(run, times=20):
+    for _ in range(times):
+        run = training_run_poll(run_id=run.pk)
+        if run.status in ("succeeded", "failed", "cancelled"):
+            break
+    return run
+
+
+def test_a_run_goes_from_upload_to_a_candidate_policy(fake_openai, dataset, submit):
+    from rollout.models import Policy
+
+    run = submit(dataset, base_model="o4-mini-test")
+    assert run.status == TrainingStatus.VALIDATING_FILES and run.job_id.startswith("ftjob-")
+    uploads = fake_openai.requests_to("^/v1/files$")
+    assert len(uploads) == 2 and set(run.files) == {"train", "validation"}
+    assert all(fake_openai.files[file_id]["purpose"] == "fine-tune" for file_id in run.files.values())
+    (create,) = [r for r in fake_openai.requests_to("^/v1/fine_tuning/jobs$") if r["method"] == "POST"]
+    method = create["body"]["method"]
+    assert method["type"] == "reinforcement"
+    assert set(method["reinforcement"]["grader"]["graders"]) == {"tool_calls", "rubric"}
+    assert method["reinforcement"]["hyperparameters"]["reasoning_effort"] == "medium"
+    assert create["body"]["model"] == "o4-mini-test"
+    assert len(fake_openai.requests_to("/graders/validate")) == 1
+
+    run = poll_until_done(run)
+    assert run.status == TrainingStatus.SUCCEEDED and run.fine_tuned_model.startswith("ft:o4-mini-test")
+    assert [point["step"] for point in run.metrics["curve"]] == [1, 2, 3]
+    assert run.metrics["final_train_reward"] == 0.9 and run.metrics["final_valid_reward"] == 0.8
+    assert len(run.checkpoints) == 2
+    policy = Policy.objects.get(model_id=run.fine_tuned_model)
+    assert policy.status == "candidate" and policy.modality == "chat" and policy.training_run_id == run.pk
+
+
+def test_a_job_that_fails_records_the_error_and_makes_no_policy(fake_openai, dataset, submit):
+    from rollout.models import Policy
+
+    fake_openai.job_plan.update(fail_at_step=2, error={"code": "grader_error", "message": "grader timed out"})
+    run = poll_until_done(submit(dataset))
+    assert run.status == TrainingStatus.FAILED
+    assert run.error == "grader_error: grader timed out" and run.finished_at is not None
+    assert not Policy.objects.exists()
+
+
+def test_rate_limits_and_server_errors_are_retried(fake_openai, dataset, submit):
+    fake_openai.fail_next("^/v1/files$", status=429, times=1)
+    fake_openai.fail_next("^/v1/fine_tuning/jobs$", status=500, times=2)
+    run = submit(dataset)
+    assert run.job_id and run.status == TrainingStatus.VALIDATING_FILES
+    assert len(fake_openai.requests_to("^/v1/files$")) == 3  # one 429, then two uploads
+    assert len(fake_openai.jobs) == 1
+
+
+def test_errors_that_outlast_the_retries_give_the_run_back_to_pending(fake_openai, dataset, settings, submit):
+    from celery.exceptions import Retry
+
+    from training.backends import BackendUnavailable
+
+    settings.OPENAI_MAX_RETRIES = 0
+    fake_openai.fail_next("/graders/validate", status=500, times=10)
+    with pytest.raises((BackendUnavailable, Retry)):  # eager Celery raises Retry for the task's autoretry
+        submit(dataset)
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingStatus.PENDING and "500" in run.error and not run.job_id
+
+
+def test_an_invalid_grader_is_rejected_with_a_clear_error_and_no_job(fake_openai, dataset, submit):
+    bad = {
+        "type": "string_check",
+        "name": "bad",
+        "input": "{{sample.output_text}}",
+        "reference": "x",
+        "operation": "contains",
+    }
+    run = submit(dataset, config={"grader": bad})
+    assert run.status == TrainingStatus.FAILED
+    assert "grader validation" in run.error and "operation must be one of" in run.error
+    assert fake_openai.jobs == {} and fake_openai.files == {}
+
+
+def test_a_job_is_paused_and_resumed(fake_openai, dataset, submit):
+    fake_openai.auto_advance = False
+    run = submit(dataset)
+    for _ in range(3):  # validating_files → queued → running → step 1
+        fake_openai.advance_job(run.job_id)
+    run = training_run_poll(run_id=run.pk)
+    assert run.status == TrainingStatus.RUNNING
+    run = training_run_pause(run=run)
+    assert run.status == TrainingStatus.PAUSED
+    fake_openai.advance_job(run.job_id)
+    assert training_run_poll(run_id=run.pk).status == TrainingStatus.PAUSED
+    with pytest.raises(ApplicationError, match="cannot pause"):
+        training_run_pause(run=run)
+    run = training_run_resume(run=run)
+    assert run.status == TrainingStatus.RUNNING
+    fake_openai.run_job(run.job_id)
+    run = training_run_poll(run_id=run.pk)
+    assert run.status == TrainingStatus.SUCCEEDED
+    assert any("paused" in message for message in run.events.values_list("message", flat=True))
+    reasons = list(run.history.values_list("history_change_reason", flat=True))
+    assert any(reason.startswith("pause") for reason in reasons) and any(
+        reason.startswith("resume") for reason in reasons
+    )
+
+
+def test_events_are_read_across_pages_until_the_last(fake_openai, dataset, submit):
+    fake_openai.job_plan["steps"] = 120
+    run = submit(dataset)
+    fake_openai.run_job(run.job_id, max_stages=200)
+    run = training_run_poll(run_id=run.pk)
+    assert run.events.count() == len(fake_openai.events[run.job_id]) > 100
+    assert len(fake_openai.requests_to("/events$")) == 2
+    assert run.metrics["steps"] == 120
+
+
+def test_polling_twice_stores_one_set_of_events_and_one_policy(fake_openai, dataset, submit):
+    from rollout.models import Policy
+
+    run = submit(dataset)
+    fake_openai.run_job(run.job_id)
+    training_run_poll(run_id=run.pk)
+    count = TrainingEvent.objects.count()
+    run.refresh_from_db()
+    run.last_polled_at = None
+    run.save()
+    training_run_poll(run_id=run.pk)
+    assert TrainingEvent.objects.count() == count == len(fake_openai.events[run.job_id])
+    assert Policy.objects.count() == 1
+
+
+def test_the_same_dataset_and_config_is_never_submitted_twice(fake_openai, dataset, submit):
+    first = submit(dataset)
+    with pytest.raises(ApplicationError, match=f"already submitted as run {first.pk}"):
+        submit(dataset)
+    second = submit(dataset, config={"kl_penalty": 0.1})
+    assert second.pk != first.pk and len(fake_openai.jobs) == 2
+
+
+def test_submitting_a_run_twice_creates_one_job(fake_openai, dataset, submit):
+    run = submit(dataset)
+    again = training_run_submit(run_id=run.pk)
+    assert again.job_id == run.job_id and len(fake_openai.jobs) == 1
+
+
+def test_a_submit_that_died_after_creating_the_job_is_recovered_by_the_sweeper(fake_openai, dataset, submit):
+    from training.tasks import poll_training_runs
+
+    run = submit(dataset)
+    job_id = run.job_id
+    # The worker died after the backend created the job but before the job id was saved.
+    TrainingRun.objects.filter(pk=run.pk).update(
+        job_id="", status=TrainingStatus.UPLOADING, submitted_at=timezone.now() - timedelta(hours=1)
+    )
+    poll_training_runs()
+    run.refresh_from_db()
+    assert run.job_id == job_id and len(fake_openai.jobs) == 1
+
+
+def test_bad_config_names_the_field(fake_openai, dataset):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as excinfo:
+        training_run_create(dataset=dataset, config={"hyperparameters": {"n_epochs": 0}})
+    assert "config.hyperparameters.n_epochs" in excinfo.value.message_dict
+    with pytest.raises(ValidationError) as excinfo:
+        training_run_create(dataset=dataset, config={"temperature": 1})
+    assert "config.temperature" in excinfo.value.message_dict
+
+
+def test_without_an_api_key_start_training_refuses_with_a_clear_message(settings, dataset):
+    settings.OPENAI_API_KEY = ""
+    with pytest.raises(CommandError, match="No OpenAI API key"):
+        call_command("start_training", "--dataset", dataset.sha256[:12])
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_training_runs_a_job_to_success_against_the_fake_server(fake_openai, dataset, tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"hyperparameters": {"n_epochs": 2}, "episode_length": 3}))
+    out = StringIO()
+    call_command(
+        "start_training",
+        "--dataset",
+        dataset.sha256,
+        "--config",
+        str(config),
+        "--wait",
+        "--poll-seconds",
+        "0",
+        stdout=out,
+    )
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingStatus.SUCCEEDED and run.config["episode_length"] == 3
+    assert run.config["hyperparameters"]["n_epochs"] == 2
+    assert f"fine-tuned model {run.fine_tuned_model} registered" in out.getvalue()
+
+
+def test_the_poll_sweeper_queues_unfinished_runs_only(fake_openai, dataset, submit):
+    from training.tasks import poll_training_runs
+
+    run = submit(dataset)
+    fake_openai.run_job(run.job_id)
+    assert poll_training_runs() == 1
+    run.refresh_from_db()
+    assert run.status == TrainingStatus.SUCCEEDED
+    assert poll_training_runs() == 0
+
+
+def test_cancel_stops_the_job(fake_openai, dataset, submit):
+    from training.services import training_run_cancel
+
+    run = training_run_cancel(run=submit(dataset))
+    assert run.status == TrainingStatus.CANCELLED and fake_openai.jobs[run.job_id]["status"] == "cancelled"

@@ -125,10 +125,13 @@ PRIVATE_KEY_BLOCK_RE = re.compile(
 )
 PUTTY_KEY_RE = re.compile(r"PuTTY-User-Key-File-\d+:.*?(?:Private-MAC: *[0-9a-fA-F]+|\Z)", re.DOTALL)
 # scheme://user:password@host[...] up to whitespace or a quote; the user part may itself hold an @.
-CONNECTION_STRING_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/'\"<>]+:[^\s/'\"<>]*@[^\s'\"<>]+")
+CONNECTION_STRING_RE = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/'\"<>]*:[^\s/'\"<>]*@[^\s'\"<>]+")
 AUTH_HEADER_RE = re.compile(r"\b(Bearer|Basic|Token)(\s+)([A-Za-z0-9\-._~+/]{8,}=*)")
 PASSWORD_HASH_RE = re.compile(r"\$(?:2[abxy]?|[156]|apr1|y|argon2i?d?)\$[^\s:'\"<>,;]{8,}")
 OPENAI_STYLE_KEY_RE = re.compile(r"\bsk-(?:proj-|ant-|live-)?[A-Za-z0-9_\-]{20,}")
+# detect-secrets' GitHub and GitLab detectors report only the prefix ("ghp") as the secret: match whole tokens here.
+GITHUB_TOKEN_RE = re.compile(r"\b(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{20,}")
+GITLAB_TOKEN_RE = re.compile(r"\b(?:gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|GR1348941)[A-Za-z0-9_\-]{20,}")
 PROSE_PASSWORD_RE = re.compile(
     r"\b(password|passwd|passcode|passphrase|pwd)(\s*(?:is|was|=|:|->)\s*[\"'`]?)([^\s\"'`,;]{3,})",
     re.IGNORECASE,
@@ -261,6 +264,8 @@ def secrets_redact_text(text: str) -> tuple[str, int]:
     text = sub(AUTH_HEADER_RE, lambda m: f"{m[1]}{m[2]}<SECRET:{'BASIC_AUTH' if m[1] == 'Basic' else 'TOKEN'}>", text)
     text = sub(PASSWORD_HASH_RE, "<SECRET:PASSWORD_HASH>", text)
     text = sub(OPENAI_STYLE_KEY_RE, "<SECRET:API_KEY>", text)
+    text = sub(GITHUB_TOKEN_RE, "<SECRET:GITHUB_TOKEN>", text)
+    text = sub(GITLAB_TOKEN_RE, "<SECRET:TOKEN>", text)
     text, n = _redact_pairs(text)
     count += n
     text, n = _redact_with_detect_secrets(text)
@@ -316,7 +321,7 @@ def _redact_with_detect_secrets(text: str) -> tuple[str, int]:
             key=lambda item: -len(item[0]),
         )
         for value, kind in found:
-            if PLACEHOLDER_RE.fullmatch(value) or value not in line:
+            if len(value) < 4 or PLACEHOLDER_RE.search(value) or value not in line:
                 continue
             placeholder = f"<SECRET:{PLUGIN_PLACEHOLDERS.get(kind) or _keyword_kind(line, value)}>"
             count += line.count(value)

@@ -1,0 +1,219 @@
+"""Secret redaction, on the fixtures in tests/data/secrets (see SOURCE there) and on trace-shaped input."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.traces.factories import trace_payload
+from traces.models import Trace
+from traces.secrets import (
+    PLACEHOLDER_RE,
+    secret_key_kind,
+    secrets_may_contain,
+    secrets_redact_fields,
+    secrets_redact_json,
+    secrets_redact_text,
+)
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "secrets"
+LEAKY = DATA / "leaky_repo"
+
+# Recall on leaky_repo measured when this was written: 76 of 84 risky lines (90.5%). The misses
+# are a bare 32-hex master.key with no context, and gold rows that count more risky lines than
+# the file holds secrets (e.g. deployment-config.json: one password, gold 3).
+MIN_LEAKY_RECALL = 0.88
+
+
+def leaky_gold() -> dict[str, int]:
+    lines = (line for line in (LEAKY / "_meta" / "secrets.csv").read_text().splitlines() if line.strip())
+    rows = csv.reader(line for line in lines if not line.startswith("#"))
+    return {name: int(risk) for name, risk, _informative in rows if (LEAKY / "files" / name).exists()}
+
+
+def test_leaky_repo_recall_meets_the_measured_floor():
+    found = total = 0
+    for name, risk in leaky_gold().items():
+        redacted, _count = secrets_redact_text((LEAKY / "files" / name).read_text(errors="replace"))
+        redacted_lines = sum(1 for line in redacted.splitlines() if PLACEHOLDER_RE.search(line))
+        found += min(redacted_lines, risk)
+        total += risk
+
+    assert total > 70
+    assert found / total >= MIN_LEAKY_RECALL
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        (".bash_profile", "nAH2VzKrMrRjySLlt8HCdFU3tM2TUuUZgh39NX"),
+        (".bash_profile", "xoxp-858723095049-581481478633-908968721956-f16b85d1f73ef37c02323bf3fd537ea5"),
+        (".bash_profile", "51e61afee2c2667123fc9ed160a0a20b330c8f74"),
+        (".docker/config.json", "X3Rva2VuOjEyMzQuMThqZjg0MWZrbDQwYU90dTNrLXdCbDVuaThDM2Q0QVh0QjM2V2VqZzM4MDA2WlR5"),
+        (".ssh/id_rsa", "MIIEogIBAAKCAQEAjosMtDUqbE1/8zxZac1t8fkh2SxGuMXHk9yxniyM2m76donW"),
+        ("misc-keys/cert-key.pem", "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDAbhr5Ivji3OE5"),
+        ("misc-keys/putty-example.ppk", "AAABAQCO+eW40w29wGn9lPaqHpkrTQW6qiHuTNOYlGiZqhhCmIwYVJsX4QX3NwgC"),
+        ("db/mongoid.yml", "testpass"),
+        (".git-credentials", "password!#@498"),
+        ("web/var/www/.env", "Mailpass1234!"),
+        ("db/.pgpass", "localhost:5432:database:root:password"),
+        (".netrc", "pass123"),
+        ("etc/shadow", "$6$LnUhhUi45srUKt9i$4Hp6VRTOB2mxvsYH8mwsCfBryg6hCbm4JJjV26KplN8ewZ7EUVqQDkLKDW"),
+        ("filezilla/filezilla.xml", "ExamplePas123"),
+        (".npmrc", "26dfe8d8-889b-4380-92ff-9c3c6ea5d930"),
+    ],
+)  # fmt: skip
+def test_planted_secrets_are_gone_from_the_redacted_text(name, secret):
+    redacted, count = secrets_redact_text((LEAKY / "files" / name).read_text())
+
+    assert secret not in redacted
+    assert count >= 1
+
+
+def test_a_multi_line_pem_private_key_becomes_one_placeholder():
+    text = "here is my key:\n" + (LEAKY / "files" / ".ssh" / "id_rsa").read_text().strip() + "\nthanks"
+
+    redacted, count = secrets_redact_text(text)
+
+    assert redacted == "here is my key:\n<SECRET:PRIVATE_KEY>\nthanks"
+    assert count == 1
+
+
+def test_detect_secrets_fixtures_are_redacted():
+    ini, _ = secrets_redact_text((DATA / "detect_secrets" / "config.ini").read_text())
+    yaml, _ = secrets_redact_text((DATA / "detect_secrets" / "config.yaml").read_text())
+    key, _ = secrets_redact_text((DATA / "detect_secrets" / "private_key").read_text())
+
+    assert "123456789a1234" not in ini and "23456789a1" not in ini
+    assert "AKIATESTTESTTESTTEST" not in yaml
+    assert key.strip() == "<SECRET:PRIVATE_KEY>"
+
+
+def test_an_allowlist_pragma_does_not_let_a_secret_through():
+    yaml = (DATA / "detect_secrets" / "config.yaml").read_text()
+
+    redacted, _ = secrets_redact_text(yaml)
+
+    assert "test_agent::allowlisted_api_key: '<SECRET:API_KEY>'  # pragma: allowlist secret" in redacted
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln", "Authorization: Bearer <SECRET:TOKEN>"),
+        ("curl -H 'Authorization: Bearer abcdef0123456789XYZ' x", "curl -H 'Authorization: Bearer <SECRET:TOKEN>' x"),
+        ("use postgres://app:S3cr3t!@db.internal:5432/zeke now", "use <SECRET:CONNECTION_STRING> now"),
+        ("redis://:hunter22@cache:6379/0", "<SECRET:CONNECTION_STRING>"),
+        ("key AKIAIOSFODNN7EXAMPLE here", "key <SECRET:AWS_KEY> here"),
+        ("OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwx12", "OPENAI_API_KEY=<SECRET:API_KEY>"),
+        ("the wifi password is Tr0ub4dor&3", "the wifi password is <SECRET:PASSWORD>"),
+        ("Password: hunter22", "Password: <SECRET:PASSWORD>"),
+        ("stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc ok", "stripe <SECRET:STRIPE_KEY> ok"),
+        ("gh token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "gh token <SECRET:GITHUB_TOKEN>"),
+        ("gitlab glpat-abcdefghijklmnopqrstu ok", "gitlab <SECRET:TOKEN> ok"),
+        ("GET /v1/items?api_key=abcd1234efgh&page=2", "GET /v1/items?api_key=<SECRET:API_KEY>&page=2"),
+    ],
+)
+def test_secrets_in_prose_become_typed_placeholders(text, expected):
+    assert secrets_redact_text(text)[0] == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your password is incorrect, try again.",
+        "The key point is to pass the test by Thursday.",
+        "Token count was 512 and the auth flow finished.",
+        "Meet at https://example.com/events/42 at 9:30.",
+        "Email priya.raman@example.com about the 3pm sync.",
+        "Reset your password from the settings page.",
+        "event_id evt_9f8a7b6c5d moved to 2026-12-03T09:30:00-06:00",
+    ],
+)
+def test_ordinary_text_is_left_alone(text):
+    assert secrets_redact_text(text) == (text, 0)
+
+
+def test_values_under_secret_sounding_keys_are_redacted_in_json():
+    value = {"username": "nate", "password": "p4ss!", "db": {"apiKey": "k-123456"}, "max_tokens": 500}
+
+    redacted, count = secrets_redact_json(value)
+
+    assert redacted == {
+        "username": "nate",
+        "password": "<SECRET:PASSWORD>",
+        "db": {"apiKey": "<SECRET:API_KEY>"},
+        "max_tokens": 500,
+    }
+    assert count == 2
+
+
+def test_every_string_leaf_and_key_of_json_is_scanned():
+    value = {"steps": [{"cmd": "psql postgres://u:pw12345@h/db"}], "AKIAIOSFODNN7EXAMPLE": 1}
+
+    redacted, count = secrets_redact_json(value)
+
+    assert redacted == {"steps": [{"cmd": "psql <SECRET:CONNECTION_STRING>"}], "<SECRET:AWS_KEY>": 1}
+    assert count == 2
+
+
+@pytest.mark.parametrize(
+    ("key", "kind"),
+    [
+        ("DB_PASSWORD", "PASSWORD"),
+        ("sshPassphrase", "PASSWORD"),
+        ("aws_secret_access_key", "API_KEY"),
+        ("HEROKU_API_KEY", "API_KEY"),
+        ("_authToken", "TOKEN"),
+        ("timePasswordChanged", None),
+        ("max_tokens", None),
+        ("author", None),
+        ("key", None),
+        ("passwordField", None),
+    ],
+)
+def test_secret_key_kind(key, kind):
+    assert secret_key_kind(key) == kind
+
+
+def test_a_clean_trace_skips_the_scanners():
+    fields = {"user_message": "Move my 3pm to Thursday", "context": {}, "tool_calls": [], "final_response": "Done"}
+
+    assert secrets_redact_fields(fields) == (fields, 0)
+    assert not secrets_may_contain(json.dumps(fields))
+
+
+def test_every_fixture_line_with_a_secret_passes_the_pre_check():
+    # The pre-check must never hide a line that the full scan would change.
+    for path in sorted((LEAKY / "files").rglob("*")) + sorted((DATA / "detect_secrets").glob("config*")):
+        if not path.is_file():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if secrets_redact_text(line)[1]:
+                assert secrets_may_contain(line), (path.name, line)
+
+
+@pytest.mark.django_db
+def test_a_posted_secret_is_never_written_to_the_database(agent_client):
+    planted = {
+        "user_message": "deploy with postgres://admin:Xk9mPq2zz@db.prod:5432/app please",
+        "context": {"env": {"AWS_SECRET_ACCESS_KEY": "nAH2VzKrMrRjySLlt8HCdFU3tM2TUuUZgh39NX"}},
+        "tool_calls": [
+            {"name": "vault.read", "args": {"path": "prod/db"}, "result": {"password": "Xk9mPq2zz"}, "error": None},
+            {"name": "http.get", "args": {"headers": {"Authorization": "Bearer zk_live_abcdef0123456789"}}},
+        ],
+        "final_response": "Key: AKIAIOSFODNN7EXAMPLE",
+    }
+
+    body = json.dumps(trace_payload(**planted))
+    response = agent_client.post("/api/traces/", data=body, content_type="application/json")
+
+    assert response.status_code == 201
+    trace = Trace.objects.get()
+    stored = json.dumps([trace.user_message, trace.context, trace.tool_calls, trace.final_response])
+    planted_secrets = ("Xk9mPq2zz", "nAH2VzKrMrRjySLlt8HCdFU3tM2TUuUZgh39NX", "zk_live_abcdef", "AKIAIOSFODNN7EXAMPLE")
+    for secret in planted_secrets:
+        assert secret not in stored
+    assert trace.secrets_redacted == 5
+    assert trace.tool_calls[0]["result"] == {"password": "<SECRET:PASSWORD>"}

@@ -74,7 +74,7 @@ def _fit_bradley_terry(pairs: list[dict], artifact: dict, hyper: dict, members: 
         if len(set(y.tolist())) < 2:
             columns.append(np.zeros(difference.shape[1]))
             continue
-        fit = LogisticRegression(C=hyper["bt_C"], fit_intercept=False, max_iter=hyper["max_iter"], solver="lbfgs")
+        fit = LogisticRegression(C=hyper["bt_C"], fit_intercept=False, max_iter=hyper["max_iter"], solver="liblinear")
         fit.fit(difference[rows], y)
         columns.append(fit.coef_[0])
     return sparse.csc_matrix(np.column_stack(columns))

@@ -4,16 +4,18 @@
 training for ranking); keep its signature stable.
 """
 
+import json
 import logging
 import random
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from labeling.services import label_tasks_add, reward_events_record_model
+from labeling.services import label_tasks_add, preference_import, reward_events_record_model
 from rewards import evaluation, features, learner
 from rewards.artifacts import artifact_load, artifact_write
 from rewards.models import AgreementCheck, RewardModel, RewardModelStatus
@@ -24,6 +26,7 @@ from rewards.selectors import (
     traces_for_spot_check,
     traces_to_score,
 )
+from traces.models import TaskCategory
 from traces.selectors import trace_scrubbed_view
 from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
@@ -296,3 +299,90 @@ def reward_model_weekly(*, day: date | None = None) -> dict:
         return summary
     summary["trained"] = {"version": reward_model.version, "created": created, "status": reward_model.status}
     return summary
+
+
+# --- preference files ---------------------------------------------------------------
+
+PAIR_FIELDS = ("prompt", "chosen", "rejected")
+
+
+def preference_lines_parse(lines) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """Parse JSONL chosen/rejected lines: ([(line number, record)], [{"line", "field", "message"}]).
+    Blank lines are skipped; a bad line is reported with its number and field and left out."""
+    good, errors = [], []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            errors.append({"line": number, "field": None, "message": f"not valid JSON ({exc.msg})"})
+            continue
+        if not isinstance(record, dict):
+            errors.append({"line": number, "field": None, "message": "must be a JSON object"})
+            continue
+        bad = next((f for f in PAIR_FIELDS if not isinstance(record.get(f), str) or not record[f].strip()), None)
+        if bad is not None:
+            problem = "is missing" if bad not in record else "must be a non-empty string"
+            errors.append({"line": number, "field": bad, "message": f"field {bad!r} {problem}"})
+            continue
+        category = record.get("task_category")
+        if category is not None and category not in TaskCategory.values:
+            errors.append(
+                {
+                    "line": number,
+                    "field": "task_category",
+                    "message": f"field 'task_category' must be one of "
+                    f"{', '.join(TaskCategory.values)}, got {category!r}",
+                }
+            )
+            continue
+        good.append((number, record))
+    return good, errors
+
+
+def preferences_import_lines(*, lines, user=None, task_category: str = "other") -> dict:
+    """Import chosen/rejected JSONL lines as Preferences through labeling.services.preference_import.
+    Good lines are kept even when others are bad. Safe to run twice (content hash)."""
+    good, errors = preference_lines_parse(lines)
+    created = existing = 0
+    for number, record in good:
+        category = record.get("task_category") or task_category
+        try:
+            _, was_created = preference_import(
+                prompt=record["prompt"],
+                chosen=record["chosen"],
+                rejected=record["rejected"],
+                user=user,
+                task_category=category,
+            )
+        except ValidationError as exc:
+            errors.append({"line": number, "field": None, "message": "; ".join(exc.messages)})
+            continue
+        created += was_created
+        existing += not was_created
+    return {"created": created, "existing": existing, "errors": sorted(errors, key=lambda e: e["line"])}
+
+
+def pairs_accuracy(*, lines, reward_model: RewardModel | None = None) -> dict:
+    """Pairwise accuracy of a model (the active one by default) on chosen/rejected JSONL:
+    the share of pairs where P(chosen beats rejected) > 0.5 (0.5 counts half)."""
+    reward_model = reward_model or reward_model_active()
+    if reward_model is None:
+        raise ApplicationError("no reward model is active: pass a version")
+    good, errors = preference_lines_parse(lines)
+    pairs = [
+        {
+            "a": {"user_message": r["prompt"], "final_response": r["chosen"], "task_category": r.get("task_category")},
+            "b": {
+                "user_message": r["prompt"],
+                "final_response": r["rejected"],
+                "task_category": r.get("task_category"),
+            },
+            "winner": "a",
+            "domain": r.get("task_category") or "other",
+        }
+        for _, r in good
+    ]
+    metrics = evaluation.evaluate(artifact_load(reward_model), cards=[], pairs=pairs)
+    return {"reward_model": reward_model.version, **metrics["overall"], "errors": errors}

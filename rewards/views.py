@@ -1,0 +1,44 @@
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, render
+
+from labeling.access import user_can_review
+from rewards.evaluation import DOMAINS
+from rewards.plots import DOMAIN_COLORS, scatter_svg
+from rewards.selectors import agreement_checks_for, reward_model_active, reward_models_list
+
+
+def _require_reviewer(request):
+    if not user_can_review(request.user):
+        raise PermissionDenied("reviewers and staff only")
+
+
+@login_required
+def reward_model_list(request):
+    _require_reviewer(request)
+    return render(
+        request,
+        "rewards/list.html",
+        {"reward_models": reward_models_list(), "active": reward_model_active()},
+    )
+
+
+@login_required
+def reward_model_detail(request, version):
+    _require_reviewer(request)
+    reward_model = get_object_or_404(reward_models_list(), version=version)
+    metrics = reward_model.metrics or {}
+    by_domain = metrics.get("by_domain", {})
+    context = {
+        "reward_model": reward_model,
+        "overall": metrics.get("overall", {}),
+        "domain_rows": [(domain, by_domain.get(domain, {})) for domain in DOMAINS],
+        "dimensions": metrics.get("dimensions", {}),
+        "calibration": metrics.get("calibration", {}),
+        "comparison": metrics.get("comparison"),
+        "scatter": scatter_svg(metrics.get("scatter", [])),
+        "legend": [(domain, DOMAIN_COLORS[domain]) for domain in DOMAINS],
+        "agreement_checks": agreement_checks_for(reward_model)[:12],
+        "history": reward_model.history.select_related("history_user").order_by("-history_date")[:20],
+    }
+    return render(request, "rewards/detail.html", context)

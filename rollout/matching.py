@@ -126,11 +126,12 @@ def _string_check(grader: dict, sample: dict, item: dict) -> float:
         return re.sub(r"\{\{item\.(\w+)\}\}", lambda m: str(item.get(m.group(1), "")), text)
 
     value, reference, operation = render(grader["input"]), render(grader["reference"]), grader["operation"]
-    if operation in ("like", "ilike"):
-        flags = re.IGNORECASE if operation == "ilike" else 0
-        pattern = "^" + ".*".join(re.escape(part) for part in reference.split("%")) + "$"
-        return 1.0 if re.match(pattern, value, flags=flags | re.DOTALL) else 0.0
-    return 1.0 if (value == reference) == (operation == "eq") else 0.0
+    # OpenAI's like/ilike are substring checks (case-sensitive / not), not SQL patterns.
+    if operation == "like":
+        return float(reference in value)
+    if operation == "ilike":
+        return float(reference.lower() in value.lower())
+    return float((value == reference) == (operation == "eq"))
 
 
 def grader_score(grader: dict, *, output: dict, item: dict) -> float:

@@ -126,7 +126,7 @@ ZEKE_REGRESSION = [
                 "name": "asks for confirmation",
                 "operation": "ilike",
                 "input": "{{sample.output_text}}",
-                "reference": "%confirm%",
+                "reference": "confirm",
             },
             "pass_threshold": 1.0,
         },

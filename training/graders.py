@@ -273,14 +273,19 @@ import json, sys
 payload = json.loads(sys.stdin.read())
 namespace = {"__name__": "grader"}
 exec(compile(payload["source"], "<grader>", "exec"), namespace)
-result = namespace["grade"](payload["sample"], payload["item"])
-sys.stdout.write(json.dumps(float(result)))
+results = [float(namespace["grade"](sample, item)) for sample, item in payload["pairs"]]
+sys.stdout.write(json.dumps(results))
 """
+PYTHON_BATCH = 100  # pairs per subprocess in graders_run_local_many; the time limit applies per batch
 
 
 def _python_grade(grader: dict, sample: dict, item: dict) -> float:
+    return _python_grade_many(grader, [(sample, item)])[0]
+
+
+def _python_grade_many(grader: dict, pairs: list[tuple[dict, dict]]) -> list[float]:
     timeout = getattr(settings, "GRADER_PYTHON_TIMEOUT_SECONDS", 10.0)
-    payload = json.dumps({"source": grader.get("source", ""), "sample": sample, "item": item}, default=str)
+    payload = json.dumps({"source": grader.get("source", ""), "pairs": pairs}, default=str)
     try:
         # -I: isolated (no user site, no PYTHON* env); the grader sees only what we pipe in.
         completed = subprocess.run(
@@ -296,8 +301,8 @@ def _python_grade(grader: dict, sample: dict, item: dict) -> float:
         last_line = (completed.stderr.strip().splitlines() or ["no output"])[-1]
         raise GraderError(f"python grader {grader.get('name')!r} failed: {last_line}")
     try:
-        return float(json.loads(completed.stdout))
-    except ValueError as exc:
+        return [float(value) for value in json.loads(completed.stdout)]
+    except (TypeError, ValueError) as exc:
         raise GraderError(f"python grader {grader.get('name')!r} did not return a number") from exc
 
 
@@ -352,3 +357,27 @@ def grader_run_local(*, grader: dict, sample: dict, item: dict, score_model=None
         }
         return round(formula_evaluate(grader.get("calculate_output") or "", values), 6)
     raise GraderError(f"grader type {kind!r} cannot run locally")
+
+
+def graders_run_local_many(*, grader: dict, pairs: list[tuple[dict, dict]], score_model=None) -> list[float]:
+    """grader_run_local over many (sample, item) pairs, with python graders run PYTHON_BATCH pairs per
+    subprocess (one process start per batch instead of per pair)."""
+    pairs = [({"output_text": "", "output_json": None, "output_tools": [], **(s or {})}, i) for s, i in pairs]
+    if grader.get("type") == "python":
+        scores = []
+        for start in range(0, len(pairs), PYTHON_BATCH):
+            scores.extend(_python_grade_many(grader, pairs[start : start + PYTHON_BATCH]))
+        return scores
+    if grader.get("type") == "multi" and isinstance(grader.get("graders"), dict):
+        if any(sub.get("type") == "multi" for sub in grader["graders"].values()):
+            raise GraderError("multi graders cannot be nested")
+        columns = {
+            name: graders_run_local_many(grader=sub, pairs=pairs, score_model=score_model)
+            for name, sub in grader["graders"].items()
+        }
+        formula = grader.get("calculate_output") or ""
+        return [
+            round(formula_evaluate(formula, {name: column[n] for name, column in columns.items()}), 6)
+            for n in range(len(pairs))
+        ]
+    return [grader_run_local(grader=grader, sample=s, item=i, score_model=score_model) for s, i in pairs]

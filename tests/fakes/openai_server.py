@@ -438,7 +438,7 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeOpenAI:
     """Start with `with FakeOpenAI() as fake:` (or start()/stop()); state lives on the instance."""
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.requests: list[dict] = []
         self.chat_responder = default_chat_responder
         self.state: dict = {}
@@ -455,7 +455,7 @@ class FakeOpenAI:
         self._failures: list[list] = []  # [regex, status, remaining]
         self._lock = threading.Lock()
         self.lock = threading.RLock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -591,3 +591,16 @@ class FakeOpenAI:
                 # Handlers that change shared state take `fake.lock` themselves.
                 return handler(self, match, body, query)
         return error(404, f"no fake route for {method} {path}")
+
+
+if __name__ == "__main__":
+    # `python -m tests.fakes.openai_server [PORT]`: serve the fake until Ctrl-C (jobs advance on each retrieve).
+    import sys
+
+    server = FakeOpenAI(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0)
+    server.start()
+    print(f"fake OpenAI API at {server.base_url} — OPENAI_BASE_URL={server.base_url} OPENAI_API_KEY=fake", flush=True)
+    try:
+        server._thread.join()
+    except KeyboardInterrupt:
+        server.stop()

@@ -133,3 +133,29 @@ def test_the_rubric_grader_is_a_multi_of_tool_calls_and_a_score_model():
     good = sample(ITEM["reference_answer"], ITEM["expected_tool_calls"])
     assert grader_run_local(grader=offline, sample=good, item=ITEM) == 1.0
     assert grader_run_local(grader=grader, sample=good, item=ITEM, score_model=lambda *args: 0.5) == 0.7
+
+
+def test_the_batch_runner_gives_the_same_scores_as_one_at_a_time():
+    from training.graders import graders_run_local_many
+
+    grader = grader_offline(grader_from_rubric(rubric=None, model="m"))
+    pairs = [
+        (sample(ITEM["reference_answer"], ITEM["expected_tool_calls"]), ITEM),
+        (sample("Sorry, I can't.", []), ITEM),
+        (sample("Booked.", [{"name": "book_table", "args": {"place": "Luigi's", "people": 3}}]), ITEM),
+    ]
+    expected = [grader_run_local(grader=grader, sample=s, item=i) for s, i in pairs]
+    assert graders_run_local_many(grader=grader, pairs=pairs) == expected
+    assert expected[0] == 1.0 and expected[1] < expected[2] < 1.0
+
+
+def test_run_grader_reports_the_distribution_of_reference_scores(dataset):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("run_grader", "--dataset", dataset.sha256[:10], stdout=out)
+    report = out.getvalue()
+    assert f"dataset {dataset.sha256[:12]} train: {dataset.manifest['counts']['train']} reference answers" in report
+    assert "mean 1.000" in report and "[0.9, 1.0]" in report

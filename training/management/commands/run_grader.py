@@ -6,7 +6,7 @@ import statistics
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from training.graders import GraderError, grader_from_rubric, grader_offline, grader_run_local
+from training.graders import GraderError, grader_from_rubric, grader_offline, graders_run_local_many
 from training.selectors import dataset_get, rubric_current
 from zeke_rft.storage import get_storage
 
@@ -42,11 +42,11 @@ class Command(BaseCommand):
             grader_json = grader_from_rubric(rubric=rubric.dimensions if rubric else None)
         local = grader_offline(grader_json)
         lines = get_storage().read_bytes(build.files[split]["key"]).decode().splitlines()[:limit]
-        scores = []
+        examples = [json.loads(line) for line in lines]
         try:
-            for line in lines:
-                example = json.loads(line)
-                scores.append(grader_run_local(grader=local, sample=sample_from_reference(example), item=example))
+            scores = graders_run_local_many(
+                grader=local, pairs=[(sample_from_reference(example), example) for example in examples]
+            )
         except GraderError as exc:
             raise CommandError(f"grader failed: {exc}") from exc
         if not scores:

@@ -823,6 +823,7 @@ class Scrubber:
         self.anonymizer = AnonymizerEngine()
         self._cache: OrderedDict[str, tuple[Detection, ...]] = OrderedDict()
         self._lock = threading.Lock()
+        self._analyze_lock = threading.Lock()
 
     # analysis ---------------------------------------------------------------------------
 
@@ -846,11 +847,12 @@ class Scrubber:
                     (todo_ner if re.search(r"[^\W\d_]", text) else todo_plain).append(text)
         nlp = self.nlp_engine.nlp[LANGUAGE]
         computed: dict[str, tuple[Detection, ...]] = {}
-        for text in todo_plain:
-            computed[text] = self._analyze(text, self.nlp_engine.tokenize_only(text))
-        if todo_ner:
-            for text, doc in zip(todo_ner, nlp.pipe(todo_ner, batch_size=batch_size), strict=True):
-                computed[text] = self._analyze(text, self.nlp_engine._doc_to_nlp_artifact(doc, LANGUAGE))
+        with self._analyze_lock:  # spaCy and the registry are shared: one analysis at a time per process
+            for text in todo_plain:
+                computed[text] = self._analyze(text, self.nlp_engine.tokenize_only(text))
+            if todo_ner:
+                for text, doc in zip(todo_ner, nlp.pipe(todo_ner, batch_size=batch_size), strict=True):
+                    computed[text] = self._analyze(text, self.nlp_engine._doc_to_nlp_artifact(doc, LANGUAGE))
         with self._lock:
             for text, detections in computed.items():
                 self._cache[text] = detections
@@ -1037,7 +1039,21 @@ def merge_detections(text: str, results) -> list[Detection]:
                 merged[-1] = Detection(winner.entity_type, last.start, max(last.end, d.end), max(last.score, d.score))
                 continue
         merged.append(d)
-    return merged
+    return [_trim_person(text, d) if d.entity_type == "PERSON" else d for d in merged]
+
+
+def _trim_person(text: str, d: Detection) -> Detection:
+    """Drop common words at the edges of a PERSON span ("Email John Smith" → "John Smith")."""
+    common = name_lists()[2]
+    words = list(re.finditer(r"\S+", text[d.start : d.end]))
+    i, j = 0, len(words)
+    while i < j and words[i].group().casefold().strip(".,:;!?'\"()") in common:
+        i += 1
+    while j > i and words[j - 1].group().casefold().strip(".,:;!?'\"()") in common:
+        j -= 1
+    if i == j or (i == 0 and j == len(words)):
+        return d
+    return Detection(d.entity_type, d.start + words[i].start(), d.start + words[j - 1].end(), d.score)
 
 
 # --- placeholders -------------------------------------------------------------------------

@@ -315,3 +315,11 @@ ROLLOUT_GUARD_LATENCY_P95_RATIO = env_float("ROLLOUT_GUARD_LATENCY_P95_RATIO", 1
 ROLLOUT_GUARD_MIN_WIN_RATE = env_float("ROLLOUT_GUARD_MIN_WIN_RATE", 0.4)
 ROLLOUT_DISAGREEMENT_SAMPLES = env_int("ROLLOUT_DISAGREEMENT_SAMPLES", 5)
 ROLLOUT_DISAGREEMENT_MIN_GAP = env_float("ROLLOUT_DISAGREEMENT_MIN_GAP", 0.2)
+
+# --- nightly filter ---
+# Presidio score a detection needs to be scrubbed; entity types scrubbed (empty = traces.scrubbing defaults).
+PII_SCORE_THRESHOLD = env_float("PII_SCORE_THRESHOLD", 0.35)
+PII_ENTITIES = env_list("PII_ENTITIES", [])
+# Traces claimed per transaction by a filter run; responses shorter than this (words, no tool call) are low signal.
+FILTER_BATCH_SIZE = env_int("FILTER_BATCH_SIZE", 200)
+FILTER_MIN_RESPONSE_WORDS = env_int("FILTER_MIN_RESPONSE_WORDS", 2)

@@ -1,0 +1,311 @@
+"""filter_run, run_filters, the nightly tasks and the raw-text purge."""
+
+import io
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from traces import filtering, rules
+from traces.filtering import filter_run, raw_purge
+from traces.models import FilterRun, FilterRunStatus, RawPurge, Trace, TraceStatus
+from traces.tasks import purge_raw_text_nightly, run_filters_nightly
+
+pytestmark = pytest.mark.django_db
+DAY = date(2026, 11, 30)
+_numbers = iter(range(1, 1_000_000))
+
+
+def make_trace(agent, *, occurred_at=None, **fields) -> Trace:
+    number = next(_numbers)
+    defaults = {
+        "agent": agent,
+        "external_id": f"f-{number}",
+        "conversation_id": f"c-{number}",
+        "user_message": f"Email Maria Gonzalez at maria.gonzalez@example.com about invoice {number}.",
+        "context": {"user": {"name": "Maria Gonzalez", "phone": "+1 415 555 0132"}},
+        "selected_tools": ["email.send"],
+        "tool_calls": [
+            {
+                "name": "email.send",
+                "args": {"to": "maria.gonzalez@example.com", "body": f"Hi Maria Gonzalez, invoice {number} attached."},
+                "result": {"status": "sent", "message_id": f"m-{number}"},
+                "error": None,
+                "latency_ms": 120,
+            }
+        ],
+        "final_response": f"I've sent invoice {number} to Maria Gonzalez (maria.gonzalez@example.com).",
+        "latency_ms": 900,
+        "flags": [],
+        "occurred_at": occurred_at or datetime(2026, 11, 30, 10, 0, tzinfo=UTC) + timedelta(seconds=number),
+    }
+    defaults.update(fields)
+    return Trace.objects.create(**defaults)
+
+
+def test_received_traces_become_eligible_with_scrubbed_copies(agent):
+    trace = make_trace(agent)
+
+    run = filter_run(trigger="command")
+
+    trace.refresh_from_db()
+    assert (trace.status, trace.drop_reason, trace.filter_run_id) == (TraceStatus.ELIGIBLE, "", run.pk)
+    assert trace.scrubbed_user_message.startswith("Email <PERSON_1> at <EMAIL_ADDRESS_1> about invoice")
+    assert trace.scrubbed_context == {"user": {"name": "<PERSON_1>", "phone": "<PHONE_NUMBER_1>"}}
+    call = trace.scrubbed_tool_calls[0]
+    assert call["name"] == "email.send"
+    assert call["args"]["to"] == "<EMAIL_ADDRESS_1>"
+    assert call["args"]["body"].startswith("Hi <PERSON_1>,")
+    assert "<PERSON_1> (<EMAIL_ADDRESS_1>)" in trace.scrubbed_final_response
+    assert trace.pii_found == {"EMAIL_ADDRESS": 1, "PERSON": 1, "PHONE_NUMBER": 1}
+    assert trace.scrubbed_at and trace.filtered_at and len(trace.dedupe_key) == 64
+    # raw text is kept (until the purge), the copies hold none of it
+    assert "maria.gonzalez@example.com" in trace.user_message
+    scrubbed = str([trace.scrubbed_user_message, trace.scrubbed_context, call, trace.scrubbed_final_response])
+    assert "Maria" not in scrubbed and "example.com" not in scrubbed and "555" not in scrubbed
+    assert (run.status, run.processed, run.eligible, run.dropped) == (FilterRunStatus.SUCCEEDED, 1, 1, 0)
+    assert run.finished_at and run.duration_ms is not None
+
+
+def test_each_rule_drops_with_its_reason_and_counts_add_up(agent, settings):
+    settings.TIMEOUT_THRESHOLD_MS = 30_000
+    make_trace(agent)
+    make_trace(agent, flags=["timeout"])
+    make_trace(agent, latency_ms=45_000)
+    make_trace(agent, flags=["safety:violence"])
+    make_trace(agent, final_response="ok")
+    make_trace(agent, tool_calls=[{"name": "email.send", "args": {}, "result": None, "error": "SMTP 550"}])
+    make_trace(agent, selected_tools=["email.send", "crm.update"])
+    make_trace(agent, tool_calls=[], selected_tools=[])  # "I've sent ..." with no call
+    dup_text = {"user_message": "What's the weather in Lisbon?", "final_response": "Sunny and 18°C in Lisbon."}
+    make_trace(agent, tool_calls=[], selected_tools=[], **dup_text)
+    make_trace(agent, tool_calls=[], selected_tools=[], **dup_text)
+
+    run = filter_run(trigger="command")
+
+    reasons = sorted(Trace.objects.filter(status=TraceStatus.DROPPED).values_list("drop_reason", flat=True))
+    assert reasons == sorted(
+        [
+            "timeout",
+            "timeout",
+            "unsafe",
+            "low_signal",
+            "tool_failure",
+            "incomplete_tool_run",
+            "likely_hallucination",
+            "duplicate",
+        ]
+    )
+    assert Trace.objects.filter(status=TraceStatus.ELIGIBLE).count() == 2
+    assert (run.processed, run.eligible, run.dropped) == (10, 2, 8)
+    assert run.counts["timeout"] == 2 and run.counts["duplicate"] == 1 and run.counts["residual_pii"] == 0
+    assert sum(run.counts.values()) == run.dropped
+    assert all(t.drop_detail for t in Trace.objects.filter(status=TraceStatus.DROPPED))
+
+
+def test_a_duplicate_of_a_trace_kept_in_an_earlier_run_is_dropped(agent):
+    first = make_trace(agent, tool_calls=[], selected_tools=[], final_response="Lisbon is sunny today.")
+    filter_run(trigger="command")
+    second = make_trace(agent, tool_calls=[], selected_tools=[], final_response="Lisbon is SUNNY today!")
+    second.user_message = first.user_message
+    second.save()
+
+    filter_run(trigger="command")
+
+    second.refresh_from_db()
+    assert (second.status, second.drop_reason) == (TraceStatus.DROPPED, "duplicate")
+    assert second.drop_detail == f"duplicate of trace {first.pk}"
+
+
+def test_residual_pii_is_dropped_and_keeps_no_scrubbed_copy(agent, monkeypatch):
+    from traces.scrubbing import Scrubber
+
+    monkeypatch.setattr(Scrubber, "residual_pii", lambda self, scrubbed, originals=None: [["CREDIT_CARD: chars 1-2"]])
+    trace = make_trace(agent)
+
+    run = filter_run(trigger="command")
+
+    trace.refresh_from_db()
+    assert (trace.status, trace.drop_reason) == (TraceStatus.DROPPED, "residual_pii")
+    assert trace.scrubbed_user_message == "" and trace.scrubbed_tool_calls is None
+    assert run.counts["residual_pii"] == 1
+
+
+def test_a_dry_run_writes_no_trace_but_records_its_counts(agent):
+    make_trace(agent)
+    make_trace(agent, flags=["timeout"])
+    before = list(Trace.objects.values())
+
+    run = filter_run(trigger="admin", dry_run=True)
+
+    assert list(Trace.objects.values()) == before
+    assert (run.dry_run, run.processed, run.eligible, run.dropped, run.counts["timeout"]) == (True, 2, 1, 1, 1)
+    assert FilterRun.objects.get(pk=run.pk).status == FilterRunStatus.SUCCEEDED
+
+
+def test_only_the_given_day_is_filtered(agent):
+    inside = make_trace(agent, occurred_at=datetime(2026, 11, 30, 23, 59, tzinfo=UTC))
+    outside = make_trace(agent, occurred_at=datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC))
+
+    run = filter_run(day=DAY, trigger="command")
+
+    assert run.day == DAY and run.processed == 1
+    assert Trace.objects.get(pk=inside.pk).status == TraceStatus.ELIGIBLE
+    assert Trace.objects.get(pk=outside.pk).status == TraceStatus.RECEIVED
+
+
+def test_refilter_re_evaluates_a_day_once(agent, settings):
+    trace = make_trace(agent, flags=["timeout"])
+    filter_run(trigger="command")
+    assert Trace.objects.get(pk=trace.pk).drop_reason == "timeout"
+    settings.FILTER_RULES_DISABLED = ["timeout"]
+
+    run = filter_run(day=DAY, trigger="admin", refilter=True)
+
+    assert run.processed == 1
+    assert Trace.objects.get(pk=trace.pk).status == TraceStatus.ELIGIBLE
+
+
+def test_the_nightly_task_run_twice_has_one_effect(agent, settings):
+    settings.FILTER_BATCH_SIZE = 2
+    for _ in range(5):
+        make_trace(agent)
+    make_trace(agent, flags=["timeout"])
+
+    first = FilterRun.objects.get(pk=run_filters_nightly.delay().get())
+    after_first = list(Trace.objects.order_by("pk").values())
+    second = FilterRun.objects.get(pk=run_filters_nightly())
+
+    assert (first.trigger, first.processed, first.eligible, first.dropped) == ("beat", 6, 5, 1)
+    assert (second.processed, second.eligible, second.dropped) == (0, 0, 0)
+    assert list(Trace.objects.order_by("pk").values()) == after_first
+
+
+def test_a_crash_mid_run_leaves_each_trace_untouched_or_fully_processed(agent, settings, monkeypatch):
+    settings.FILTER_BATCH_SIZE = 2
+    traces = [make_trace(agent) for _ in range(5)]
+    real = rules.evaluate
+    calls = {"n": 0}
+
+    def crash_on_third(trace, ctx, enabled=None):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("worker killed")
+        return real(trace, ctx, enabled)
+
+    monkeypatch.setattr(rules, "evaluate", crash_on_third)
+    with pytest.raises(RuntimeError, match="worker killed"):
+        filter_run(trigger="command")
+
+    run = FilterRun.objects.get()
+    assert (run.status, run.processed) == (FilterRunStatus.FAILED, 2)
+    assert "worker killed" in run.error
+    states = [Trace.objects.get(pk=t.pk) for t in traces]
+    assert [t.status for t in states] == ["eligible", "eligible", "received", "received", "received"]
+    for t in states[2:]:
+        assert (t.scrubbed_user_message, t.scrubbed_at, t.filter_run_id, t.dedupe_key) == ("", None, None, "")
+
+    monkeypatch.setattr(rules, "evaluate", real)
+    rerun = filter_run(trigger="command")
+    assert rerun.processed == 3
+    assert not Trace.objects.filter(status=TraceStatus.RECEIVED).exists()
+
+
+def test_run_filters_command_with_date_and_dry_run(agent):
+    make_trace(agent)
+    make_trace(agent, flags=["timeout"])
+    out = io.StringIO()
+
+    call_command("run_filters", "--date", "2026-11-30", "--dry-run", stdout=out)
+
+    assert "(dry run): 2 processed, 1 eligible, 1 would drop" in out.getvalue()
+    assert "timeout: 1" in out.getvalue()
+    assert Trace.objects.filter(status=TraceStatus.RECEIVED).count() == 2
+    call_command("run_filters", stdout=io.StringIO())
+    assert not Trace.objects.filter(status=TraceStatus.RECEIVED).exists()
+    assert FilterRun.objects.filter(trigger="command").count() == 2
+
+
+def test_run_filters_rejects_a_bad_date():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("run_filters", "--date", "30/11/2026")
+
+
+# --- raw retention ---------------------------------------------------------------------------
+
+
+def test_purge_empties_raw_text_of_old_filtered_traces_only(agent, settings):
+    settings.RAW_RETENTION_DAYS = 7
+    now = timezone.now()
+    old = make_trace(agent, occurred_at=now - timedelta(days=8))
+    recent = make_trace(agent, occurred_at=now - timedelta(days=2))
+    filter_run(trigger="command")
+    old_pending = make_trace(agent, occurred_at=now - timedelta(days=9))  # never filtered yet
+
+    record = raw_purge(trigger="command")
+
+    assert record.purged == 2 and RawPurge.objects.count() == 1
+    for trace in (old, old_pending):
+        trace.refresh_from_db()
+        assert (trace.user_message, trace.context, trace.tool_calls, trace.final_response) == ("", {}, [], "")
+        assert trace.raw_purged_at is not None
+        assert trace.status == TraceStatus.ELIGIBLE  # filtered first: its scrubbed copy survives
+        assert trace.scrubbed_user_message.startswith("Email <PERSON_1>")
+    recent.refresh_from_db()
+    assert recent.raw_purged_at is None and "Maria" in recent.user_message
+    # a second purge finds nothing more
+    assert purge_raw_text_nightly() and RawPurge.objects.first().purged == 0
+
+
+def test_purge_raw_text_command(agent):
+    out = io.StringIO()
+    call_command("purge_raw_text", stdout=out)
+    assert "0 trace(s) older than 7 days" in out.getvalue()
+
+
+# --- concurrency (PostgreSQL) ------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_runs_process_every_trace_exactly_once(on_postgres, settings):
+    from traces.services import agent_create
+
+    agent, _token = agent_create(name="concurrent")
+    settings.FILTER_BATCH_SIZE = 5
+    traces = [make_trace(agent, flags=["timeout"] if n % 4 == 0 else []) for n in range(60)]
+    filtering.filter_run  # warm the scrubber before the threads race
+    from traces.scrubbing import get_scrubber
+
+    get_scrubber()
+    barrier = threading.Barrier(2)
+    runs, errors = [], []
+
+    def worker():
+        try:
+            barrier.wait()
+            runs.append(filter_run(trigger="command"))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+
+    assert not errors
+    assert sum(r.processed for r in runs) == 60
+    assert sum(r.dropped for r in runs) == 15 and sum(r.eligible for r in runs) == 45
+    assert not Trace.objects.filter(status=TraceStatus.RECEIVED).exists()
+    by_run = {r.pk: 0 for r in runs}
+    for trace in Trace.objects.filter(pk__in=[t.pk for t in traces]):
+        by_run[trace.filter_run_id] += 1
+    assert {pk: n for pk, n in by_run.items()} == {r.pk: r.processed for r in runs}

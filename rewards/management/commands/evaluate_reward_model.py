@@ -15,7 +15,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--version", help="reward model version (default: the active one)")
+        parser.add_argument("--model", dest="model_version", help="reward model version (default: the active one)")
         parser.add_argument("--pairs", help="JSONL file, one {prompt, chosen, rejected} per line")
 
     def _reward_model(self, version):
@@ -23,14 +23,14 @@ class Command(BaseCommand):
             try:
                 return RewardModel.objects.get(version=version)
             except RewardModel.DoesNotExist as exc:
-                raise CommandError(f"--version: no reward model {version!r}") from exc
+                raise CommandError(f"--model: no reward model {version!r}") from exc
         reward_model = reward_model_active()
         if reward_model is None:
-            raise CommandError("no reward model is active: pass --version or train one")
+            raise CommandError("no reward model is active: pass --model VERSION or train one")
         return reward_model
 
     def handle(self, *args, **options):
-        reward_model = self._reward_model(options["version"])
+        reward_model = self._reward_model(options["model_version"])
         try:
             if options["pairs"]:
                 self._pairs(reward_model, Path(options["pairs"]))

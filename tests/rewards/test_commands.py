@@ -1,0 +1,113 @@
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from labeling.models import Preference
+from rewards.models import RewardModel
+
+
+def _write_jsonl(path, lines):
+    path.write_text("\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines) + "\n")
+    return path
+
+
+PAIRS = [
+    {"prompt": "Book a table for two", "chosen": "Done: booked for 7pm and confirmed.", "rejected": "Error."},
+    {"prompt": "Text Maya I'm late", "chosen": "Sent Maya: running 10 minutes late.", "rejected": "Sorry, I can't."},
+]
+
+
+@pytest.mark.django_db
+def test_it_imports_good_lines_and_names_the_line_and_field_of_bad_ones(tmp_path):
+    path = _write_jsonl(
+        tmp_path / "pairs.jsonl",
+        [
+            PAIRS[0],
+            {"prompt": "x", "chosen": "y"},
+            "{not json",
+            {"prompt": "p", "chosen": "", "rejected": "r"},
+            PAIRS[1],
+        ],
+    )
+    stdout, stderr = StringIO(), StringIO()
+
+    with pytest.raises(CommandError, match="first at line 2: field 'rejected' is missing"):
+        call_command("import_preferences", str(path), stdout=stdout, stderr=stderr)
+
+    assert Preference.objects.count() == 2
+    errors = stderr.getvalue()
+    assert "pairs.jsonl:2: field 'rejected' is missing" in errors
+    assert "pairs.jsonl:3: not valid JSON" in errors
+    assert "pairs.jsonl:4: field 'chosen' must be a non-empty string" in errors
+    assert "imported 2 new preference(s), 0 already present, 3 bad line(s)" in stdout.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_imports_a_file_once_when_run_twice(tmp_path):
+    path = _write_jsonl(tmp_path / "pairs.jsonl", PAIRS)
+    call_command("import_preferences", str(path), "--task-category", "scheduling", stdout=StringIO())
+    stdout = StringIO()
+
+    call_command("import_preferences", str(path), stdout=stdout)
+
+    assert Preference.objects.count() == 2
+    assert set(Preference.objects.values_list("task_category", flat=True)) == {"scheduling"}
+    assert "imported 0 new preference(s), 2 already present" in stdout.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_rejects_an_unknown_task_category_on_a_line(tmp_path):
+    path = _write_jsonl(tmp_path / "pairs.jsonl", [{**PAIRS[0], "task_category": "cooking"}])
+
+    with pytest.raises(CommandError, match="line 1: field 'task_category' must be one of"):
+        call_command("import_preferences", str(path), stdout=StringIO(), stderr=StringIO())
+
+
+def test_it_trains_and_prints_the_version_and_held_out_metrics(labels):
+    labels.labeled(40)
+    stdout = StringIO()
+
+    call_command("train_reward_model", stdout=stdout)
+
+    reward_model = RewardModel.objects.get()
+    output = stdout.getvalue()
+    assert f"trained {reward_model.version} (active)" in output
+    assert "spearman" in output and "scheduling" in output
+
+
+@pytest.mark.django_db
+def test_it_explains_why_it_cannot_train():
+    with pytest.raises(CommandError, match="not enough labels"):
+        call_command("train_reward_model", stdout=StringIO())
+
+
+def test_it_prints_pairwise_accuracy_on_a_chosen_rejected_file(labels, tmp_path):
+    labels.preferences(60)
+    call_command("train_reward_model", stdout=StringIO())
+    path = _write_jsonl(tmp_path / "eval.jsonl", PAIRS)
+    stdout = StringIO()
+
+    call_command("evaluate_reward_model", "--pairs", str(path), stdout=stdout)
+
+    output = stdout.getvalue()
+    assert "pairwise accuracy: " in output and "on 2 pairs" in output
+    accuracy = float(output.split("pairwise accuracy: ")[1].split()[0])
+    assert 0.0 <= accuracy <= 1.0
+
+
+def test_it_evaluates_the_active_model_on_the_held_out_split(labels):
+    labels.labeled(40)
+    call_command("train_reward_model", stdout=StringIO())
+    stdout = StringIO()
+
+    call_command("evaluate_reward_model", stdout=stdout)
+
+    assert "on the held-out split" in stdout.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_needs_an_active_model_or_a_version_to_evaluate():
+    with pytest.raises(CommandError, match="no reward model is active"):
+        call_command("evaluate_reward_model", stdout=StringIO())

@@ -1,0 +1,114 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from rewards.models import RewardModel
+from rewards.services import agreement_check_run, reward_model_train
+
+
+@pytest.fixture
+def staff_client(client, db):
+    user = get_user_model().objects.create_user("admin", password="pw", is_staff=True, is_superuser=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def trained(labels):
+    labels.labeled(60)
+    return reward_model_train()[0]
+
+
+def test_it_lists_versions_with_the_active_one(staff_client, trained):
+    response = staff_client.get("/rewards/")
+
+    assert response.status_code == 200
+    assert trained.version in response.content.decode()
+
+
+def test_it_shows_a_version_with_its_domain_metrics_and_an_inline_svg_scatter(staff_client, trained):
+    agreement_check_run()
+
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(f"/rewards/{trained.version}/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert '<table id="metrics">' in page
+    for domain in ("communication", "scheduling", "ops", "research", "memory"):
+        assert f"<td>{domain}</td>" in page
+    assert '<svg id="scatter"' in page and "<circle" in page
+    assert "<script" not in page.split("<main")[1]
+    assert len(queries) == 5  # session, user, model, agreement checks, history
+
+
+def test_it_answers_404_for_an_unknown_version(staff_client, db):
+    assert staff_client.get("/rewards/rm-nope/").status_code == 404
+
+
+def test_it_asks_anonymous_visitors_to_log_in(client, db):
+    response = client.get("/rewards/")
+
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_it_refuses_users_who_are_not_reviewers(client, db):
+    client.force_login(get_user_model().objects.create_user("visitor", password="pw"))
+
+    assert client.get("/rewards/").status_code == 403
+
+
+def test_admin_promotes_a_candidate_and_retires_the_active_one(staff_client, labels):
+    labels.labeled(40)
+    first = reward_model_train()[0]
+    labels.labeled(3)
+    second = reward_model_train(promote=False)[0]
+
+    response = staff_client.post(
+        "/admin/rewards/rewardmodel/",
+        {"action": "promote_selected", "_selected_action": [second.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == ("retired", "active")
+    assert second.history.first().history_change_reason.startswith("promoted: promoted in admin by admin")
+
+
+def test_admin_retires_a_version(staff_client, trained):
+    staff_client.post("/admin/rewards/rewardmodel/", {"action": "retire_selected", "_selected_action": [trained.pk]})
+
+    trained.refresh_from_db()
+    assert trained.status == "retired"
+    assert RewardModel.objects.filter(status="active").count() == 0
+
+
+def test_admin_shows_agreement_alerts_on_the_version_list(staff_client, trained):
+    from rewards.models import AgreementCheck
+
+    AgreementCheck.objects.create(
+        reward_model=trained,
+        window_start="2026-11-24",
+        window_end="2026-11-30",
+        n=9,
+        spearman=0.1,
+        threshold=0.5,
+        alert=True,
+    )
+
+    response = staff_client.get("/admin/rewards/rewardmodel/")
+
+    assert "agrees with reviewers at Spearman 0.10" in response.content.decode()
+
+
+def test_the_list_page_runs_a_fixed_number_of_queries(staff_client, labels, django_assert_num_queries):
+    labels.labeled(40)
+    reward_model_train()
+    labels.labeled(3)
+    reward_model_train(promote=False)
+
+    with django_assert_num_queries(4):
+        staff_client.get("/rewards/")

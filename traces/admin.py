@@ -1,0 +1,176 @@
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+from simple_history.admin import SimpleHistoryAdmin
+
+from traces.models import Agent, Trace
+from traces.services import agent_create, agent_revoke_token, agent_rotate_token
+
+RAW_TEXT_PERMISSION = "traces.view_raw_text"
+
+# --- Agents -------------------------------------------------------------------
+
+
+@admin.register(Agent)
+class AgentAdmin(SimpleHistoryAdmin):
+    list_display = ("name", "modality", "active", "token_prefix", "token_revoked", "token_rotated_at", "created_at")
+    list_filter = ("modality", "active", "token_revoked")
+    search_fields = ("name",)
+    readonly_fields = ("token_prefix", "token_revoked", "token_rotated_at", "created_at")
+    actions = ("rotate_token", "revoke_token")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "modality")
+        return ("name", "modality", "active", *self.readonly_fields)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        # Creation goes through the service, which makes the token; it is shown once, here. The form has
+        # already checked the name is unique and the modality valid.
+        agent, token = agent_create(name=obj.name, modality=obj.modality, user=request.user)
+        obj.pk, obj.token_hash, obj.token_prefix, obj.created_at = (
+            agent.pk,
+            agent.token_hash,
+            agent.token_prefix,
+            agent.created_at,
+        )
+        obj._state.adding = False
+        obj._state.db = agent._state.db
+        messages.warning(request, f"Token for {agent.name} (copy it now, it is not shown again): {token}")
+
+    @admin.action(description="Rotate token (the old one stops working at once)")
+    def rotate_token(self, request, queryset):
+        for agent in queryset:
+            token = agent_rotate_token(agent=agent, user=request.user)
+            messages.warning(request, f"New token for {agent.name} (copy it now, it is not shown again): {token}")
+
+    @admin.action(description="Revoke token")
+    def revoke_token(self, request, queryset):
+        for agent in queryset:
+            agent_revoke_token(agent=agent, user=request.user)
+        messages.success(request, f"Revoked the token of {queryset.count()} agent(s).")
+
+
+# --- Traces -------------------------------------------------------------------
+
+RAW_FIELDS = ("user_message", "context_pretty", "final_response", "tool_calls_table")
+SCRUBBED_FIELDS = (
+    "scrubbed_user_message",
+    "scrubbed_context_pretty",
+    "scrubbed_final_response",
+    "scrubbed_tool_calls_table",
+)
+
+
+def _can_see_raw(request) -> bool:
+    return request.user.has_perm(RAW_TEXT_PERMISSION)
+
+
+def _pretty(value) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)
+
+
+@admin.register(Trace)
+class TraceAdmin(admin.ModelAdmin):
+    """Read-only. Raw text only for users with traces.view_raw_text; everyone else sees the scrubbed copies."""
+
+    list_display = (
+        "id",
+        "agent",
+        "external_id",
+        "conversation_id",
+        "task_category",
+        "status",
+        "message_preview",
+        "tool_call_count",
+        "secrets_redacted",
+        "occurred_at",
+    )
+    list_filter = ("agent", "status", "task_category", "modality", "quarantined")
+    date_hierarchy = "occurred_at"
+    list_select_related = ("agent",)
+    list_per_page = 50
+    show_full_result_count = False
+
+    def get_search_fields(self, request):
+        text = ("user_message", "final_response") if _can_see_raw(request) else ()
+        return ("=conversation_id", "=external_id", *text, "scrubbed_user_message", "scrubbed_final_response")
+
+    def get_fields(self, request, obj=None):
+        text = RAW_FIELDS if _can_see_raw(request) else ()
+        return (
+            ("agent", "modality", "status", "drop_reason"),
+            ("external_id", "conversation_id"),
+            ("task_category", "policy_id", "arm", "rollout_id"),
+            ("occurred_at", "received_at", "latency_ms"),
+            ("flags", "selected_tools", "secrets_redacted", "quarantined"),
+            *text,
+            *SCRUBBED_FIELDS,
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        return [name for row in self.get_fields(request, obj) for name in (row if isinstance(row, tuple) else (row,))]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # view-only: traces change through services, not by hand
+
+    @admin.display(description="message")
+    def message_preview(self, trace):
+        text = trace.scrubbed_user_message or "(not scrubbed yet)"
+        return text if len(text) <= 80 else text[:77] + "…"
+
+    @admin.display(description="tool calls")
+    def tool_call_count(self, trace):
+        return len(trace.tool_calls or trace.scrubbed_tool_calls or [])
+
+    @admin.display(description="context")
+    def context_pretty(self, trace):
+        return format_html("<pre>{}</pre>", _pretty(trace.context))
+
+    @admin.display(description="scrubbed context")
+    def scrubbed_context_pretty(self, trace):
+        if trace.scrubbed_context is None:
+            return "(not scrubbed yet)"
+        return format_html("<pre>{}</pre>", _pretty(trace.scrubbed_context))
+
+    @admin.display(description="tool calls (raw)")
+    def tool_calls_table(self, trace):
+        return _tool_calls_html(trace.tool_calls)
+
+    @admin.display(description="tool calls")
+    def scrubbed_tool_calls_table(self, trace):
+        if trace.scrubbed_tool_calls is None:
+            return "(not scrubbed yet)"
+        return _tool_calls_html(trace.scrubbed_tool_calls)
+
+
+def _tool_calls_html(calls):
+    """Tool calls as a small table: name, latency, error, then args and result as pretty-printed JSON."""
+    if not calls:
+        return "(none)"
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td><pre>{}</pre></td><td><pre>{}</pre></td></tr>",
+        (
+            (
+                index + 1,
+                call.get("name", ""),
+                "" if call.get("latency_ms") is None else call["latency_ms"],
+                call.get("error") or "",
+                _pretty(call.get("args")),
+                _pretty(call.get("result")),
+            )
+            for index, call in enumerate(calls)
+        ),
+    )
+    return format_html(
+        '<table class="tool-calls"><thead><tr><th>#</th><th>tool</th><th>ms</th><th>error</th>'
+        "<th>args</th><th>result</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )

@@ -16,4 +16,7 @@ def user_can_review(user) -> bool:
         return False
     if user.is_staff or user.is_superuser:
         return True
-    return user.groups.filter(name=REVIEWERS_GROUP).exists()
+    # Memoised on the user object: a request checks it in the view and again in the service.
+    if not hasattr(user, "_zeke_can_review"):
+        user._zeke_can_review = user.groups.filter(name=REVIEWERS_GROUP).exists()
+    return user._zeke_can_review

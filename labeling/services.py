@@ -319,10 +319,10 @@ def scorecard_submit(
         score_card.seconds_spent = round((now - task.opened_at).total_seconds(), 3)
     history_set(score_card, user=reviewer, reason=_reason_text("updated" if existing else "scored", rationale))
     score_card.save()
-    RewardEvent.objects.update_or_create(
-        score_card=score_card,
-        defaults={"trace_id": trace_id, "source": RewardSource.HUMAN, "reward": reward_from_scores(**scores)},
-    )
+    reward = reward_from_scores(**scores)
+    # The card row is locked above, so its one RewardEvent can be written without update_or_create's savepoints.
+    if existing is None or not RewardEvent.objects.filter(score_card=score_card).update(reward=reward):
+        RewardEvent.objects.create(score_card=score_card, trace_id=trace_id, source=RewardSource.HUMAN, reward=reward)
     if task is not None and task.status != TaskStatus.DONE:
         task.status, task.completed_at, task.completed_by = TaskStatus.DONE, now, reviewer
         history_set(task, user=reviewer, reason="scored")

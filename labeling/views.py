@@ -15,7 +15,8 @@ from django_htmx.http import push_url
 from labeling import selectors, services
 from labeling.access import user_can_review
 from labeling.forms import PreferenceForm, ScoreCardForm, SkipForm, card_initial
-from labeling.models import DIMENSIONS, TaskKind
+from labeling.models import DIMENSIONS, PreferenceChoice, TaskKind
+from traces.models import TaskCategory
 from traces.selectors import trace_scrubbed_view
 from zeke_rft.errors import ApplicationError
 
@@ -84,26 +85,44 @@ def _item_context(request, task, *, form=None, skip_form=None) -> dict:
             {"key": key, **(pair.get(key) or {}), "calls": _calls((pair.get(key) or {}).get("tool_calls"))}
             for key in ("a", "b")
         ]
-        context["form"] = form or PreferenceForm(initial=initial)
+        context["form"] = form = form or PreferenceForm(initial=initial)
+        context["values"] = _values(form)
+        context["choices"] = [
+            {"value": value, "label": label, "checked": context["values"]["choice"] == value}
+            for value, label in PreferenceChoice.choices
+        ]
         context["existing"] = existing
     else:
         existing = selectors.scorecard_for(trace_id=task.trace_id, user=user)
         rubric = services.rubric_active()
-        context["form"] = form or ScoreCardForm(
+        form = form or ScoreCardForm(
             initial=card_initial(existing) or {"task_category": task.trace.task_category, "complexity": 1}
         )
-        context["rubric"] = rubric
+        values = _values(form)
+        errors = form.errors if form.is_bound else {}
+        context.update(form=form, values=values, errors=errors, rubric=rubric)
         context["dimensions"] = [
-            _dimension(context["form"][name], rubric.dimensions.get(name, {})) for name in DIMENSIONS
+            _dimension(name, rubric.dimensions.get(name, {}), values[name], errors.get(name)) for name in DIMENSIONS
         ]
+        context["categories"] = [
+            {"value": value, "label": label, "selected": values["task_category"] == value}
+            for value, label in TaskCategory.choices
+        ]
+        context["complexities"] = [{"value": str(n), "selected": values["complexity"] == str(n)} for n in (1, 2, 3)]
         context["existing"] = existing
     return context
 
 
-def _dimension(field, spec: dict) -> dict:
+def _values(form) -> dict:
+    # Inputs are written out in the template rather than rendered through widget templates: the item
+    # view is the panel's hot path and widget rendering was most of its time (see bench/panel.py).
+    return {name: "" if form[name].value() is None else str(form[name].value()) for name in form.fields}
+
+
+def _dimension(name: str, spec: dict, value: str, errors) -> dict:
     anchors = spec.get("anchors", {})
-    points = [{"radio": radio, "anchor": anchors.get(str(radio.data["value"]), "")} for radio in field]
-    return {"field": field, "spec": spec, "points": points}
+    points = [{"value": str(n), "anchor": anchors.get(str(n), ""), "checked": value == str(n)} for n in range(1, 6)]
+    return {"name": name, "spec": spec, "points": points, "errors": errors}
 
 
 def _render_item(request, task, *, status=200, **forms):

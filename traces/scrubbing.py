@@ -278,7 +278,7 @@ def _recognizer_classes():
         JCB 1800/2131, 19-digit Visa), or 12–19 digits of any prefix within 40 characters after a card cue."""
 
         NUMBER = re.compile(r"(?<![\w\-])\d(?:[ \-]?\d){11,18}(?![\w\-])")
-        PREFIX = re.compile(r"^(?:4|5[0-8]|2[2-7]|3[0-9]|6|1800|2131|0604)")
+        PREFIX = CARD_PREFIX_RE
         CUE = re.compile(r"(?i:card|cc|credit|debit|visa|maestro|mastercard|amex|discover|jcb|diners)")
 
         def __init__(self):
@@ -481,6 +481,24 @@ COMMON_WORDS = set(
     star love story gold silver stone wood ford royal major general law judge bishop pope
     """.split()
 )
+ACTION_WORDS = set(
+    """
+    email e-mail mail text txt sms call phone ping message dm ask tell remind invite meet visit send forward reply
+    book schedule reschedule cancel add create delete remove update move find search show open check pay order
+    thanks thank hi hello hey dear ok okay yes no please sure done great cool
+    """.split()
+)
+COMMON_WORDS |= ACTION_WORDS
+
+
+def _never_names() -> frozenset:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(set(ENGLISH_STOP_WORDS) | set(STOP_WORDS) | ACTION_WORDS)
+
+
+NEVER_NAMES = _never_names()
 NAME_TITLE = r"(?:mr|mrs|ms|miss|mx|dr|prof|professor|sir|madam|dame|lady|lord|rev|fr|capt|sgt|col|gen)\.?"
 NAME_CUE_RE = re.compile(
     r"\b(?:(?:my |his |her |their |your |the )?(?:first |last |full |maiden |family |middle |sur)?name(?: is|:|\?)|named|called|"  # noqa: E501
@@ -965,6 +983,7 @@ def _excerpt(text: str, start: int, end: int) -> str:
     return f"chars {start}-{end} ({shape})"
 
 
+CARD_PREFIX_RE = re.compile(r"^(?:4|5[0-8]|2[2-7]|3[0-9]|6|1800|2131|0604)")
 _RESIDUAL_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _RESIDUAL_DIGITS = re.compile(r"(?<![\w])(?:\d[ \-]?){12,18}\d(?![\w])")
 _RESIDUAL_SSN = re.compile(r"(?<![\w\-])\d{3}-\d{2}-\d{4}(?![\w\-])")
@@ -1002,7 +1021,10 @@ def residual_regex_hits(text: str) -> list[tuple[str, int, int]]:
         hits.append(("EMAIL_ADDRESS", m.start(), m.end()))
     for m in _RESIDUAL_DIGITS.finditer(text):
         digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and _luhn_ok(digits):
+        # the run may swallow a following number ("4111 1111 1111 1111 536"): try card-length prefixes too
+        if CARD_PREFIX_RE.match(digits) and any(
+            _luhn_ok(digits[:n]) for n in (len(digits), 19, 16, 15, 14, 13) if 13 <= n <= len(digits)
+        ):
             hits.append(("CREDIT_CARD", m.start(), m.end()))
     for m in _RESIDUAL_SSN.finditer(text):
         area = int(m.group()[:3])
@@ -1039,13 +1061,19 @@ def merge_detections(text: str, results) -> list[Detection]:
                 merged[-1] = Detection(winner.entity_type, last.start, max(last.end, d.end), max(last.score, d.score))
                 continue
         merged.append(d)
-    return [_trim_person(text, d) if d.entity_type == "PERSON" else d for d in merged]
+    out = [_trim_person(text, d) if d.entity_type == "PERSON" else d for d in merged]
+    return [d for d in out if d is not None]
 
 
-def _trim_person(text: str, d: Detection) -> Detection:
-    """Drop common words at the edges of a PERSON span ("Email John Smith" → "John Smith")."""
+def _trim_person(text: str, d: Detection) -> Detection | None:
+    """Drop common words at the edges of a PERSON span ("Email John Smith" → "John Smith").
+
+    A span made only of stop words and request verbs ("Email", "Hi") is no name at all: None.
+    """
     common = name_lists()[2]
     words = list(re.finditer(r"\S+", text[d.start : d.end]))
+    if words and all(w.group().casefold().strip(".,:;!?'\"()") in NEVER_NAMES for w in words):
+        return None
     i, j = 0, len(words)
     while i < j and words[i].group().casefold().strip(".,:;!?'\"()") in common:
         i += 1

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from traces import filtering, rules
+from traces import rules
 from traces.filtering import filter_run, raw_purge
 from traces.models import FilterRun, FilterRunStatus, RawPurge, Trace, TraceStatus
 from traces.tasks import purge_raw_text_nightly, run_filters_nightly
@@ -279,10 +279,9 @@ def test_two_concurrent_runs_process_every_trace_exactly_once(on_postgres, setti
     agent, _token = agent_create(name="concurrent")
     settings.FILTER_BATCH_SIZE = 5
     traces = [make_trace(agent, flags=["timeout"] if n % 4 == 0 else []) for n in range(60)]
-    filtering.filter_run  # warm the scrubber before the threads race
     from traces.scrubbing import get_scrubber
 
-    get_scrubber()
+    get_scrubber()  # load spaCy before the threads race
     barrier = threading.Barrier(2)
     runs, errors = [], []
 

@@ -1,0 +1,141 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from rollout.models import MonitorCheck, Policy, Rollout, RolloutState
+from rollout.monitors import mann_whitney, monitor_check, two_proportion_z
+from rollout.tasks import monitor_rollout, run_online_monitors
+from traces.models import Trace
+
+
+@pytest.fixture
+def rollout(candidate, baseline):
+    candidate.status = "canary"
+    candidate.save()
+    rollout = Rollout.objects.create(
+        modality="chat",
+        candidate=candidate,
+        baseline=baseline,
+        state=RolloutState.CANARY,
+        traffic_percent=10.0,
+        salt="s",
+    )
+    Rollout.objects.filter(pk=rollout.pk).update(started_at=timezone.now() - timedelta(hours=2))
+    rollout.refresh_from_db()
+    return rollout
+
+
+def _arms(traces, rollout, n=300, **candidate):
+    traces.make(rollout, "baseline", n, policy_id=str(rollout.baseline.pk), error_rate=0.05, safety_rate=0.003, seed=11)
+    traces.make(
+        rollout,
+        "candidate",
+        n,
+        policy_id=str(rollout.candidate.pk),
+        seed=12,
+        **{"error_rate": 0.05, "safety_rate": 0.003, **candidate},
+    )
+
+
+def test_the_two_proportion_z_test_is_one_sided():
+    z, p_value = two_proportion_z(30, 100, 10, 100)
+
+    assert z == pytest.approx(3.536, abs=1e-3)
+    assert p_value == pytest.approx(0.000203, abs=1e-5)
+    assert two_proportion_z(10, 100, 30, 100)[1] > 0.99
+
+
+def test_mann_whitney_win_rate_is_the_probability_of_outscoring():
+    win_rate, p_value = mann_whitney([0.9, 0.8, 0.7], [0.1, 0.2, 0.3], alternative="less")
+
+    assert win_rate == 1.0 and p_value > 0.9
+
+
+def test_an_injected_tool_error_degradation_rolls_back_automatically(rollout, traces):
+    _arms(traces, rollout, error_rate=0.25)
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert check.decision == "rollback"
+    assert check.metrics["candidate"]["tool_error_rate"] >= 0.15
+    assert (
+        "tool_error_rate" in check.reason and "z=" in check.reason and "n=300 candidate / 300 baseline" in check.reason
+    )
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.ROLLED_BACK and rollout.automatic_rollback
+    assert rollout.rollback_reason == check.reason and rollout.rolled_back_by is None
+    assert Policy.objects.get(pk=rollout.baseline_id).status == "active"
+    assert Trace.objects.filter(arm="candidate", quarantined=True).count() == 300
+
+
+def test_more_safety_flags_roll_back(rollout, traces):
+    _arms(traces, rollout, safety_rate=0.04)
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert check.decision == "rollback"
+    assert "safety_per_1000" in check.reason
+
+
+def test_slower_replies_roll_back_on_latency_p95(rollout, traces):
+    _arms(traces, rollout, latency=(2000, 300))
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert check.decision == "rollback"
+    assert "latency p95" in check.reason and "Mann-Whitney" in check.reason
+
+
+def test_noise_does_not_roll_back(rollout, traces):
+    _arms(traces, rollout, error_rate=0.07, safety_rate=0.006, latency=(830, 210))
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert check.decision == "ok", check.reason
+    assert all(not guard["failed"] for guard in check.metrics["guards"])
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.CANARY
+
+
+def test_below_the_minimum_sample_the_decision_is_insufficient_data(rollout, traces):
+    _arms(traces, rollout, n=50, error_rate=0.9)
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert check.decision == "insufficient_data"
+    assert "need 200 in each arm" in check.reason
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.CANARY
+
+
+def test_traces_from_before_the_rollout_started_are_ignored(rollout, traces):
+    _arms(traces, rollout, error_rate=0.25)
+    Trace.objects.update(occurred_at=rollout.started_at - timedelta(minutes=1))
+
+    assert monitor_check(rollout_id=rollout.pk).decision == "insufficient_data"
+
+
+def test_the_monitor_task_is_safe_to_run_twice(rollout, traces):
+    _arms(traces, rollout, error_rate=0.25)
+
+    assert monitor_rollout(rollout.pk) == "rollback"
+    assert monitor_rollout(rollout.pk) == "skipped"
+
+    assert MonitorCheck.objects.count() == 1
+    assert rollout.history.filter(state="rolled_back").count() == 1
+
+
+def test_a_second_check_within_the_interval_does_nothing(rollout, traces):
+    _arms(traces, rollout, n=20)
+    monitor_rollout(rollout.pk)
+    monitor_rollout(rollout.pk)
+
+    assert MonitorCheck.objects.count() == 1
+
+
+def test_the_beat_sweeper_queues_one_check_per_running_rollout(rollout, traces):
+    _arms(traces, rollout, n=20)
+
+    assert run_online_monitors() == 1
+    assert MonitorCheck.objects.filter(rollout=rollout, decision="insufficient_data").count() == 1

@@ -3,6 +3,7 @@
 import io
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -308,3 +309,78 @@ def test_two_concurrent_runs_process_every_trace_exactly_once(on_postgres, setti
     for trace in Trace.objects.filter(pk__in=[t.pk for t in traces]):
         by_run[trace.filter_run_id] += 1
     assert {pk: n for pk, n in by_run.items()} == {r.pk: r.processed for r in runs}
+
+
+# --- end to end: planted secrets and PII never reach the database copies or the export ----------
+
+
+LEAKY_FILES = Path(__file__).resolve().parent.parent / "data" / "secrets" / "leaky_repo" / "files"
+PLANTED_SECRETS = [
+    "nAH2VzKrMrRjySLlt8HCdFU3tM2TUuUZgh39NX",
+    "51e61afee2c2667123fc9ed160a0a20b330c8f74",
+    "xoxp-858723095049-581481478633-908968721956-f16b85d1f73ef37c02323bf3fd537ea5",
+    "password123",
+]
+PLANTED_PII = ["kim.novak@example.com", "4111 1111 1111 1111", "Kim Novak", "+1 415 555 0199"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planted_secrets_and_pii_are_gone_from_the_database_and_the_export(agent_client):
+    import json
+
+    import pandas as pd
+
+    from tests.traces.factories import trace_payload
+    from traces.partitions import partition_export, partition_key
+    from zeke_rft.storage import get_storage
+
+    bash_profile = (LEAKY_FILES / ".bash_profile").read_text()
+    payload = trace_payload(
+        external_id="e2e-1",
+        user_message="Read my .bash_profile and send the Slack token to Kim Novak at kim.novak@example.com",
+        context={"user": {"name": "Kim Novak", "card": "4111 1111 1111 1111", "phone": "+1 415 555 0199"}},
+        selected_tools=["fs.read_file", "email.send"],
+        tool_calls=[
+            {
+                "name": "fs.read_file",
+                "args": {"path": "~/.bash_profile"},
+                "result": {"content": bash_profile, "env": {"SLACK_API_TOKEN": PLANTED_SECRETS[2]}},
+                "error": None,
+                "latency_ms": 40,
+            },
+            {
+                "name": "email.send",
+                "args": {"to": "kim.novak@example.com", "body": f"Token: {PLANTED_SECRETS[2]}"},
+                "result": {"status": "sent"},
+                "error": None,
+                "latency_ms": 220,
+            },
+        ],
+        final_response="I've sent the token to Kim Novak (kim.novak@example.com).",
+    )
+    response = agent_client.post("/api/traces/", data=json.dumps(payload), content_type="application/json")
+    assert response.status_code == 201, response.content
+    trace_id = response.json()["results"][0]["id"]
+
+    run = filter_run(trigger="command")
+    assert run.processed == 1
+    trace = Trace.objects.get(pk=trace_id)
+    assert trace.status == TraceStatus.ELIGIBLE, (trace.drop_reason, trace.drop_detail)
+    export = partition_export(day=trace.occurred_at.date())
+    assert export.rows == 1
+
+    # every column of every trace row, raw ones included: secrets were redacted on the way in
+    row = json.dumps(list(Trace.objects.values()), default=str)
+    for secret in PLANTED_SECRETS:
+        assert secret not in row, f"secret {secret[:6]}… in the database"
+    scrubbed = json.dumps(
+        [trace.scrubbed_user_message, trace.scrubbed_context, trace.scrubbed_tool_calls, trace.scrubbed_final_response]
+    )
+    for value in PLANTED_PII:
+        assert value not in scrubbed, f"{value!r} in the scrubbed copy"
+    data = get_storage().read_bytes(partition_key(trace.occurred_at.date()))
+    frame = pd.read_parquet(io.BytesIO(data))
+    exported = frame.to_json() + data.decode("latin-1")
+    for value in PLANTED_SECRETS + PLANTED_PII:
+        assert value not in exported, f"{value[:6]}… in the export"
+    assert "<PERSON_1>" in exported and "<EMAIL_ADDRESS_1>" in exported

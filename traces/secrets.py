@@ -136,6 +136,14 @@ PROSE_PASSWORD_RE = re.compile(
     r"\b(password|passwd|passcode|passphrase|pwd)(\s*(?:is|was|=|:|->)\s*[\"'`]?)([^\s\"'`,;]{3,})",
     re.IGNORECASE,
 )
+# "secret wJalrX…", "api key: 9f8e…", "token abc123…": a credential-looking word (16+ characters, letters
+# and digits) right after a secret-sounding word, in prose.
+PROSE_CREDENTIAL_RE = re.compile(
+    r"\b(secret(?:[ _-]?key)?|api[ _-]?key|access[ _-]?key|private[ _-]?key|token|password|passphrase)"
+    r"(\s+(?:is\s+|=\s*|:\s*)?[\"'`]?|\s*[:=]\s*[\"'`]?)"
+    r"(?=[A-Za-z/+_.=\-]*[0-9])(?=[0-9/+_.=\-]*[A-Za-z])([A-Za-z0-9/+_\-.=]{16,})",
+    re.IGNORECASE,
+)
 # Words that follow "password is" in ordinary prose ("your password is incorrect").
 PROSE_STOPWORDS = frozenset(
     "incorrect wrong invalid required expired missing empty too not the a an your my his her their our being "
@@ -294,6 +302,13 @@ def _redact_pairs(text: str) -> tuple[str, int]:
         count += 1
         return f"{match[1]}{match[2]}<SECRET:PASSWORD>{match[3][len(value) :]}"
 
+    def credential(match):
+        nonlocal count
+        if PLACEHOLDER_RE.search(match[0]):
+            return match[0]
+        count += 1
+        return f"{match[1]}{match[2]}<SECRET:{secret_key_kind(match[1]) or 'SECRET'}>"
+
     def positional(match):
         nonlocal count
         count += 1
@@ -304,6 +319,7 @@ def _redact_pairs(text: str) -> tuple[str, int]:
     text = NETRC_RE.sub(positional, text)
     text = PGPASS_RE.sub(positional, text)
     text = PROSE_PASSWORD_RE.sub(prose, text)
+    text = PROSE_CREDENTIAL_RE.sub(credential, text)
     return text, count
 
 

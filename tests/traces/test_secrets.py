@@ -113,6 +113,8 @@ def test_an_allowlist_pragma_does_not_let_a_secret_through():
         ("gh token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "gh token <SECRET:GITHUB_TOKEN>"),
         ("gitlab glpat-abcdefghijklmnopqrstu ok", "gitlab <SECRET:TOKEN> ok"),
         ("GET /v1/items?api_key=abcd1234efgh&page=2", "GET /v1/items?api_key=<SECRET:API_KEY>&page=2"),
+        ("with secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY to list", "with secret <SECRET:SECRET> to list"),
+        ("the api key is 9f8e7d6c5b4a39281706abcdef", "the api key is <SECRET:API_KEY>"),
     ],
 )
 def test_secrets_in_prose_become_typed_placeholders(text, expected):
@@ -125,6 +127,7 @@ def test_secrets_in_prose_become_typed_placeholders(text, expected):
         "Your password is incorrect, try again.",
         "The key point is to pass the test by Thursday.",
         "Token count was 512 and the auth flow finished.",
+        "The secret to good pasta is salting the water.",
         "Meet at https://example.com/events/42 at 9:30.",
         "Email priya.raman@example.com about the 3pm sync.",
         "Reset your password from the settings page.",

@@ -1,0 +1,297 @@
+"""Demo data for the traces stage: a demo admin, a demo agent and a few dozen realistic traces.
+
+Run by `manage.py load_demo` (first of the stages). Idempotent: the admin and
+agent are reused, the traces have fixed external_ids (a rerun stores none
+again). The agent's token is rotated on every run, since only its hash is kept:
+the token printed is always one that works.
+"""
+
+import random
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from traces.models import Agent
+from traces.serializers import trace_input_check
+from traces.services import agent_create, agent_rotate_token, traces_ingest
+from zeke_rft.history import history_set
+
+DEMO_ADMIN = ("admin", "admin")
+DEMO_AGENT = "conductor-demo"
+
+PEOPLE = [
+    ("Priya Raman", "priya.raman@example.com", "+1 312-555-0148"),
+    ("Marcus Oyelaran", "marcus.o@example.org", "(415) 555-0192"),
+    ("Sofia Lindqvist", "sofia.lindqvist@example.net", "+1 646-555-0117"),
+    ("Daniel Kim", "dkim@example.com", "206-555-0135"),
+    ("Amara Nwosu", "amara.nwosu@example.com", "+1 512-555-0163"),
+    ("Tomás Herrera", "tomas.herrera@example.com", "(305) 555-0178"),
+]
+ADDRESSES = ["1428 Elm Street, Springfield, IL 62704", "77 Harbor View Rd, Apt 5B, Portland, ME 04101"]
+CARD = "4111 1111 1111 1111"
+
+
+def _call(name, args, result=None, error=None, latency_ms=200):
+    return {"name": name, "args": args, "result": result, "error": error, "latency_ms": latency_ms}
+
+
+def _scheduling(person, rng, n):
+    name, email, _phone = person
+    day = rng.choice(["Thursday", "Friday", "Monday"])
+    failed = n % 4 == 3
+    calls = [
+        _call(
+            "calendar.search_events",
+            {"query": name.split()[0], "range": "this_week"},
+            {"events": [{"id": f"evt_{n:04x}", "title": f"1:1 with {name}", "start": "15:00"}]},
+            latency_ms=180,
+        ),
+        _call(
+            "calendar.find_free_slots",
+            {"attendees": [email], "day": day, "duration_minutes": 30},
+            None if failed else {"slots": ["09:30", "10:00", "14:30"]},
+            error="CalendarAPIError: 503 upstream timeout" if failed else None,
+            latency_ms=4100 if failed else 390,
+        ),
+    ]
+    if failed:
+        reply = f"I couldn't reach the calendar service to find a free slot with {name} on {day}. Want me to retry?"
+    else:
+        calls.append(
+            _call(
+                "calendar.update_event",
+                {"event_id": f"evt_{n:04x}", "day": day, "start": "09:30"},
+                {"status": "updated"},
+                latency_ms=260,
+            )
+        )
+        reply = f"Done — your 1:1 with {name} moved to {day} at 9:30 AM and they've been notified at {email}."
+    return {
+        "task_category": "scheduling",
+        "user_message": f"Can you move my 3pm with {name} to {day} morning?",
+        "selected_tools": [c["name"] for c in calls],
+        "tool_calls": calls,
+        "final_response": reply,
+        "flags": ["tool_error"] if failed else [],
+    }
+
+
+def _messaging(person, rng, n):
+    name, email, phone = person
+    channel = rng.choice(["sms", "email", "slack"])
+    failed = n % 5 == 4
+    target = phone if channel == "sms" else email
+    calls = [
+        _call("contacts.lookup", {"name": name}, {"name": name, "email": email, "phone": phone}, latency_ms=90),
+        _call(
+            f"{channel}.send",
+            {"to": target, "body": "Running 10 minutes late, start without me."},
+            None if failed else {"delivered": True},
+            error="RateLimited: 429 too many messages" if failed else None,
+            latency_ms=300,
+        ),
+    ]
+    return {
+        "task_category": "communication",
+        "user_message": f"Text {name} that I'm running 10 minutes late"
+        if channel == "sms"
+        else f"Let {name} know I'm running 10 minutes late",
+        "selected_tools": [c["name"] for c in calls],
+        "tool_calls": calls,
+        "final_response": f"The message to {name} didn't go through (rate limited). I'll try again in a minute."
+        if failed
+        else f"Sent to {name} at {target}: “Running 10 minutes late, start without me.”",
+        "flags": ["tool_error"] if failed else [],
+    }
+
+
+def _ops(_person, rng, n):
+    service = rng.choice(["billing-api", "search-indexer", "notifications"])
+    slow = n % 3 == 2
+    calls = [
+        _call(
+            "k8s.get_pods",
+            {"namespace": "prod", "selector": f"app={service}"},
+            {"pods": [{"name": f"{service}-7d9f", "status": "CrashLoopBackOff", "restarts": 12}]},
+            latency_ms=650,
+        ),
+        _call(
+            "logs.tail",
+            {"pod": f"{service}-7d9f", "lines": 50},
+            {"lines": ["OOMKilled: container exceeded memory limit 512Mi"]},
+            latency_ms=31000 if slow else 820,
+        ),
+    ]
+    return {
+        "task_category": "ops",
+        "user_message": f"Why is {service} restarting in prod?",
+        "selected_tools": [c["name"] for c in calls],
+        "tool_calls": calls,
+        "final_response": f"{service} is in CrashLoopBackOff: the container is OOMKilled at its 512Mi limit "
+        "(12 restarts). Raising the limit to 1Gi or fixing the leak should stop it. Want me to open a PR?",
+        "latency_ms": 33000 if slow else 2400,
+        "flags": ["timeout"] if slow else [],
+    }
+
+
+def _research(_person, rng, n):
+    topic = rng.choice(["heat pumps vs gas furnaces", "the best time to visit Kyoto", "RFT vs DPO for tool use"])
+    return {
+        "task_category": "research",
+        "user_message": f"Give me a quick summary on {topic}, with sources.",
+        "selected_tools": ["web.search", "web.fetch"],
+        "tool_calls": [
+            _call(
+                "web.search",
+                {"q": topic, "n": 5},
+                {"results": [{"title": f"A guide to {topic}", "url": "https://example.org/guide"}]},
+                latency_ms=900,
+            ),
+            _call(
+                "web.fetch", {"url": "https://example.org/guide"}, {"text": f"… overview of {topic} …"}, latency_ms=1300
+            ),
+        ],
+        "final_response": f"Here's the short version on {topic}: three key points, each with its source "
+        "(example.org/guide). Want the longer comparison?",
+    }
+
+
+def _memory(person, rng, n):
+    name, _email, _phone = person
+    address = ADDRESSES[n % len(ADDRESSES)]
+    return {
+        "task_category": "memory",
+        "user_message": f"Remember that {name.split()[0]}'s new address is {address}.",
+        "selected_tools": ["memory.write"],
+        "tool_calls": [
+            _call(
+                "memory.write",
+                {"key": f"contact:{name.lower().replace(' ', '_')}:address", "value": address},
+                {"ok": True},
+                latency_ms=45,
+            )
+        ],
+        "final_response": f"Got it — I'll remember {name}'s address is {address}.",
+    }
+
+
+def _with_secret(kind):
+    if kind == "db":
+        return {
+            "task_category": "ops",
+            "user_message": "The reporting job can't connect. Here's the config: "
+            "DATABASE_URL=postgres://report_user:Xk9#mPq2vLr@db.internal:5432/reports",
+            "selected_tools": ["db.ping"],
+            "tool_calls": [
+                _call(
+                    "db.ping",
+                    {"dsn": "postgres://report_user:Xk9#mPq2vLr@db.internal:5432/reports"},
+                    None,
+                    error="password authentication failed for user report_user",
+                    latency_ms=120,
+                )
+            ],
+            "final_response": "The database rejected the password for report_user. Rotate it in the vault, "
+            "and please don't paste credentials in chat — I've redacted them.",
+            "flags": ["tool_error"],
+        }
+    return {
+        "task_category": "ops",
+        "user_message": "Use my AWS key AKIAIOSFODNN7EXAMPLE with secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY "
+        "to list the backup bucket.",
+        "selected_tools": ["aws.s3.list"],
+        "tool_calls": [
+            _call(
+                "aws.s3.list",
+                {"bucket": "zeke-backups", "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+                {"objects": 214},
+                latency_ms=700,
+            )
+        ],
+        "final_response": "The backup bucket has 214 objects. Note: keys pasted in chat should be rotated.",
+    }
+
+
+def _with_card(person):
+    name, email, _phone = person
+    return {
+        "task_category": "communication",
+        "user_message": f"Book the team dinner for Friday and pay with my card {CARD}, exp 09/28, "
+        f"send the receipt to {email}.",
+        "selected_tools": ["restaurants.book"],
+        "tool_calls": [
+            _call(
+                "restaurants.book",
+                {"party": 8, "day": "Friday", "name": name},
+                {"confirmation": "R-55810"},
+                latency_ms=1500,
+            )
+        ],
+        "final_response": f"Booked for 8 on Friday (confirmation R-55810); the receipt goes to {email}. "
+        "I won't store the card number.",
+    }
+
+
+SCENARIOS = (_scheduling, _messaging, _ops, _research, _memory)
+
+
+def demo_traces(now=None) -> list[dict]:
+    """About fifty traces across the five specialist areas, spread over the last three days."""
+    rng = random.Random(20261201)
+    now = now or timezone.now()
+    traces = []
+    for n in range(50):
+        person = PEOPLE[n % len(PEOPLE)]
+        trace = SCENARIOS[n % len(SCENARIOS)](person, rng, n)
+        traces.append(trace)
+    traces += [_with_secret("db"), _with_secret("aws"), _with_card(PEOPLE[0])]
+    for n, trace in enumerate(traces):
+        trace.setdefault("latency_ms", sum(c["latency_ms"] or 0 for c in trace["tool_calls"]) + rng.randint(300, 900))
+        trace.setdefault("flags", [])
+        trace.update(
+            external_id=f"demo-{n:03d}",
+            conversation_id=f"demo-conv-{n // 3:03d}",
+            context={"timezone": "America/Chicago", "channel": rng.choice(["ios", "web", "sms"]), "user": "nate"},
+            policy_id="gpt-4.1-mini-2025-04-14",
+            occurred_at=(now - timedelta(hours=1 + n * 1.4)).isoformat(),
+            rollout_id=None,
+            arm="",
+        )
+    return traces
+
+
+def _demo_admin(stdout) -> None:
+    username, password = DEMO_ADMIN
+    user, created = get_user_model().objects.get_or_create(
+        username=username, defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.com"}
+    )
+    # A demo login that always works: the password is reset to the demo one on every run.
+    user.is_staff = user.is_superuser = True
+    user.set_password(password)
+    user.save()
+    stdout.write(f"Demo admin: http://127.0.0.1:8000/admin/  user {username!r}  password {password!r}")
+
+
+def demo_load(*, stdout) -> None:
+    _demo_admin(stdout)
+    agent = Agent.objects.filter(name=DEMO_AGENT).first()
+    if agent is None:
+        agent, token = agent_create(name=DEMO_AGENT, modality="chat")
+    else:
+        token = agent_rotate_token(agent=agent)
+        if not agent.active:
+            agent.active = True
+            history_set(agent, reason="demo: reactivated")
+            agent.save()
+    checked = []
+    for trace in demo_traces():
+        clean, errors, _ignored = trace_input_check(trace)
+        assert not errors, errors  # the demo must be valid input
+        checked.append(clean)
+    results = traces_ingest(agent=agent, traces=checked)
+    accepted = sum(1 for result in results if result["status"] == "accepted")
+    secrets = sum(result.get("secrets_redacted", 0) for result in results)
+    already = len(results) - accepted
+    stdout.write(f"Demo traces: {accepted} new, {already} already there ({secrets} secrets redacted on the way in)")
+    stdout.write(f"Demo agent {DEMO_AGENT!r} token (rotated on each run; only this one works now): {token}")

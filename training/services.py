@@ -335,9 +335,14 @@ def training_run_poll(*, run_id: int) -> TrainingRun:
     if finished_and_collected or not run.job_id:
         return run
     backend = backends.get_backend(run.backend)
-    job = backend.retrieve(run.job_id)
-    events = backend.events(run.job_id)
-    checkpoints = sorted(backend.checkpoints(run.job_id), key=lambda c: (c.get("step_number") or 0, c.get("id")))
+    try:
+        job = backend.retrieve(run.job_id)
+        events = backend.events(run.job_id)
+        checkpoints = sorted(backend.checkpoints(run.job_id), key=lambda c: (c.get("step_number") or 0, c.get("id")))
+    except backends.BackendRejected as exc:  # e.g. the job is gone: say so on the run, keep its status
+        TrainingRun.objects.filter(pk=run.pk).update(error=exc.message, last_polled_at=timezone.now())
+        run.refresh_from_db()
+        return run
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
         TrainingEvent.objects.bulk_create(_event_rows(run, events), ignore_conflicts=True)

@@ -245,3 +245,34 @@ def test_cancel_stops_the_job(fake_openai, dataset, submit):
 
     run = training_run_cancel(run=submit(dataset))
     assert run.status == TrainingStatus.CANCELLED and fake_openai.jobs[run.job_id]["status"] == "cancelled"
+
+
+def test_a_poll_that_dies_midway_writes_nothing_and_the_next_poll_stores_everything(
+    fake_openai, dataset, submit, monkeypatch
+):
+    import rollout.services
+    from rollout.models import Policy
+
+    run = submit(dataset)
+    fake_openai.run_job(run.job_id)
+    real_register = rollout.services.policy_register_candidate
+
+    def worker_killed(**kwargs):
+        raise SystemExit("worker restarted")
+
+    monkeypatch.setattr(rollout.services, "policy_register_candidate", worker_killed)
+    with pytest.raises(SystemExit):
+        training_run_poll(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == TrainingStatus.VALIDATING_FILES and not run.events.exists()
+    monkeypatch.setattr(rollout.services, "policy_register_candidate", real_register)
+    run = training_run_poll(run_id=run.pk)
+    assert run.status == TrainingStatus.SUCCEEDED
+    assert run.events.count() == len(fake_openai.events[run.job_id]) and Policy.objects.count() == 1
+
+
+def test_a_job_the_backend_no_longer_knows_is_reported_on_the_run(fake_openai, dataset, submit):
+    run = submit(dataset)
+    fake_openai.jobs.pop(run.job_id)
+    run = training_run_poll(run_id=run.pk)
+    assert run.status == TrainingStatus.VALIDATING_FILES and "Could not find fine-tune" in run.error

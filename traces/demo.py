@@ -39,7 +39,7 @@ def _call(name, args, result=None, error=None, latency_ms=200):
 def _scheduling(person, rng, n):
     name, email, _phone = person
     day = rng.choice(["Thursday", "Friday", "Monday"])
-    failed = n % 4 == 3
+    failed = (n // 5) % 3 == 2  # every third scheduling trace hits a calendar outage
     calls = [
         _call(
             "calendar.search_events",
@@ -80,7 +80,7 @@ def _scheduling(person, rng, n):
 def _messaging(person, rng, n):
     name, email, phone = person
     channel = rng.choice(["sms", "email", "slack"])
-    failed = n % 5 == 4
+    failed = (n // 5) % 3 == 1
     target = phone if channel == "sms" else email
     calls = [
         _call("contacts.lookup", {"name": name}, {"name": name, "email": email, "phone": phone}, latency_ms=90),
@@ -108,7 +108,7 @@ def _messaging(person, rng, n):
 
 def _ops(_person, rng, n):
     service = rng.choice(["billing-api", "search-indexer", "notifications"])
-    slow = n % 3 == 2
+    slow = (n // 5) % 4 == 3
     calls = [
         _call(
             "k8s.get_pods",

@@ -174,3 +174,172 @@ def _tool_calls_html(calls):
         "<th>args</th><th>result</th></tr></thead><tbody>{}</tbody></table>",
         rows,
     )
+
+
+# --- nightly filter ---
+# Filter runs with their counts, dropped traces by reason, "run / re-run a day" and dry runs (issue 3).
+
+
+def _filter_admin():
+    from datetime import date as date_type
+
+    from django import forms
+    from django.db.models import Count
+    from django.shortcuts import redirect
+    from django.template.response import TemplateResponse
+    from django.urls import path, reverse
+    from django.utils.http import urlencode
+
+    from traces.filtering import filter_run, raw_purge
+    from traces.models import FilterRun, FilterRunTrigger, RawPurge, TraceStatus
+
+    def dropped_link(reason: str, count: int, **extra) -> str:
+        query = urlencode({"status": TraceStatus.DROPPED, "drop_reason": reason, **extra})
+        return format_html('<a href="{}?{}">{}: {}</a>', reverse("admin:traces_trace_changelist"), query, reason, count)
+
+    class RunFilterForm(forms.Form):
+        day = forms.DateField(required=False, help_text="YYYY-MM-DD; empty = every pending trace")
+        dry_run = forms.BooleanField(required=False, help_text="report what would be dropped; write nothing")
+        refilter = forms.BooleanField(
+            required=False, help_text="also re-evaluate the day's already filtered traces (raw text still kept)"
+        )
+
+        def clean(self):
+            data = super().clean()
+            if data.get("refilter") and not data.get("day"):
+                raise forms.ValidationError("Re-filtering needs a day.")
+            return data
+
+    @admin.register(FilterRun)
+    class FilterRunAdmin(admin.ModelAdmin):
+        list_display = (
+            "id",
+            "started_at",
+            "trigger",
+            "triggered_by",
+            "day",
+            "dry_run",
+            "status",
+            "processed",
+            "eligible",
+            "dropped",
+            "duration_ms",
+        )
+        list_filter = ("status", "trigger", "dry_run", "day")
+        date_hierarchy = "started_at"
+        readonly_fields = [f.name for f in FilterRun._meta.fields] + ["dropped_by_rule"]
+        actions = ["rerun_days", "dry_run_days"]
+        change_list_template = "admin/traces/filterrun/change_list.html"
+
+        def has_add_permission(self, request):
+            return False
+
+        def has_change_permission(self, request, obj=None):
+            return obj is None and request.user.has_perm("traces.change_filterrun")
+
+        @admin.display(description="dropped by rule")
+        def dropped_by_rule(self, run):
+            items = [(rule, n) for rule, n in sorted(run.counts.items()) if n]
+            if not items:
+                return "—"
+            if run.dry_run:
+                return format_html_join(", ", "{}: {}", items)
+            return format_html_join(
+                ", ", "{}", ((dropped_link(rule, n, filter_run__id__exact=run.pk),) for rule, n in items)
+            )
+
+        def _run_days(self, request, queryset, *, dry_run: bool):
+            days = sorted({run.day for run in queryset if run.day})
+            if not days:
+                self.message_user(request, "Pick runs that were for one day (the day column).", messages.WARNING)
+                return
+            for day in days:
+                run = filter_run(
+                    day=day, dry_run=dry_run, refilter=True, trigger=FilterRunTrigger.ADMIN, user=request.user
+                )
+                self.message_user(
+                    request,
+                    f"{'Dry run' if dry_run else 'Re-ran'} {day}: {run.processed} processed, {run.eligible} eligible, "
+                    f"{run.dropped} {'would be ' if dry_run else ''}dropped (FilterRun #{run.pk}).",
+                )
+
+        @admin.action(description="Re-run the filter for these runs' days", permissions=["change"])
+        def rerun_days(self, request, queryset):
+            self._run_days(request, queryset, dry_run=False)
+
+        @admin.action(description="Dry run the filter for these runs' days", permissions=["change"])
+        def dry_run_days(self, request, queryset):
+            self._run_days(request, queryset, dry_run=True)
+
+        def get_urls(self):
+            return [
+                path("run/", self.admin_site.admin_view(self.run_view), name="traces_filterrun_run"),
+                *super().get_urls(),
+            ]
+
+        def run_view(self, request):
+            """Run (or dry run) the filter now, for a day or for every pending trace."""
+            if not request.user.has_perm("traces.change_filterrun"):
+                from django.core.exceptions import PermissionDenied
+
+                raise PermissionDenied
+            form = RunFilterForm(request.POST or None)
+            if request.method == "POST" and form.is_valid():
+                day: date_type | None = form.cleaned_data["day"]
+                run = filter_run(
+                    day=day,
+                    dry_run=form.cleaned_data["dry_run"],
+                    refilter=form.cleaned_data["refilter"],
+                    trigger=FilterRunTrigger.ADMIN,
+                    user=request.user,
+                )
+                self.message_user(
+                    request,
+                    f"FilterRun #{run.pk}{' (dry run)' if run.dry_run else ''}: {run.processed} processed, "
+                    f"{run.eligible} eligible, {run.dropped} {'would be ' if run.dry_run else ''}dropped.",
+                )
+                return redirect("admin:traces_filterrun_change", run.pk)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Run the filter",
+                "form": form,
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/traces/filterrun/run_form.html", context)
+
+        def changelist_view(self, request, extra_context=None):
+            reasons = (
+                Trace.objects.filter(status=TraceStatus.DROPPED)
+                .values("drop_reason")
+                .annotate(n=Count("id"))
+                .order_by("-n")
+            )
+            extra_context = {
+                **(extra_context or {}),
+                "dropped_by_reason": [dropped_link(r["drop_reason"], r["n"]) for r in reasons],
+                "can_run": request.user.has_perm("traces.change_filterrun"),
+            }
+            return super().changelist_view(request, extra_context=extra_context)
+
+    @admin.register(RawPurge)
+    class RawPurgeAdmin(admin.ModelAdmin):
+        list_display = ("id", "ran_at", "trigger", "triggered_by", "cutoff", "purged")
+        list_filter = ("trigger",)
+        readonly_fields = [f.name for f in RawPurge._meta.fields]
+        actions = ["purge_now"]
+
+        def has_add_permission(self, request):
+            return False
+
+        def has_change_permission(self, request, obj=None):
+            return obj is None and request.user.has_perm("traces.change_rawpurge")
+
+        @admin.action(description="Purge raw text older than the retention window now", permissions=["change"])
+        def purge_now(self, request, queryset):
+            record = raw_purge(trigger=FilterRunTrigger.ADMIN, user=request.user)
+            self.message_user(request, f"RawPurge #{record.pk}: {record.purged} trace(s) purged.")
+
+    return FilterRunAdmin, RawPurgeAdmin
+
+
+FilterRunAdmin, RawPurgeAdmin = _filter_admin()

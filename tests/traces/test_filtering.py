@@ -384,3 +384,52 @@ def test_planted_secrets_and_pii_are_gone_from_the_database_and_the_export(agent
     for value in PLANTED_SECRETS + PLANTED_PII:
         assert value not in exported, f"{value[:6]}… in the export"
     assert "<PERSON_1>" in exported and "<EMAIL_ADDRESS_1>" in exported
+
+
+# --- admin -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin_client_logged_in(client, django_user_model):
+    user = django_user_model.objects.create_superuser("filter-admin", "fa@example.com", "pw-123456")
+    client.force_login(user)
+    return client
+
+
+def test_admin_lists_runs_with_dropped_traces_by_reason(admin_client_logged_in, agent):
+    make_trace(agent, flags=["timeout"])
+    run = filter_run(trigger="command")
+
+    page = admin_client_logged_in.get("/admin/traces/filterrun/")
+    assert page.status_code == 200
+    assert b"status=dropped&amp;drop_reason=timeout" in page.content
+    detail = admin_client_logged_in.get(f"/admin/traces/filterrun/{run.pk}/change/")
+    assert detail.status_code == 200 and b"timeout: 1" in detail.content
+    dropped = admin_client_logged_in.get("/admin/traces/trace/?status=dropped&drop_reason=timeout")
+    assert dropped.status_code == 200
+
+
+def test_admin_dry_run_and_rerun_of_a_day(admin_client_logged_in, agent, settings):
+    trace = make_trace(agent, flags=["timeout"])
+    page = admin_client_logged_in.post("/admin/traces/filterrun/run/", {"day": "2026-11-30", "dry_run": "on"})
+    assert page.status_code == 302
+    dry = FilterRun.objects.get()
+    assert (dry.trigger, dry.dry_run, dry.processed, dry.dropped) == ("admin", True, 1, 1)
+    assert Trace.objects.get(pk=trace.pk).status == TraceStatus.RECEIVED
+
+    admin_client_logged_in.post("/admin/traces/filterrun/run/", {"day": "2026-11-30"})
+    assert Trace.objects.get(pk=trace.pk).drop_reason == "timeout"
+
+    settings.FILTER_RULES_DISABLED = ["timeout"]
+    last = FilterRun.objects.filter(dry_run=False).first()
+    admin_client_logged_in.post(
+        "/admin/traces/filterrun/", {"action": "rerun_days", "_selected_action": [last.pk]}, follow=True
+    )
+    assert Trace.objects.get(pk=trace.pk).status == TraceStatus.ELIGIBLE
+    assert FilterRun.objects.first().trigger == "admin"
+
+
+def test_admin_run_form_refuses_refilter_without_a_day(admin_client_logged_in):
+    page = admin_client_logged_in.post("/admin/traces/filterrun/run/", {"refilter": "on"})
+    assert page.status_code == 200 and b"Re-filtering needs a day." in page.content
+    assert not FilterRun.objects.exists()

@@ -222,3 +222,62 @@ class TraceMaker:
 def traces(db):
     agent, _ = agent_create(name="rollout-agent", modality="chat")
     return TraceMaker(agent)
+
+
+GOOD_REPLY = "All set: I checked your calendar first, picked the slot that fits, and saved the confirmation."
+BAD_REPLY = "Error: something went wrong."
+
+
+@pytest.fixture
+def active_reward_model(db, settings):
+    """A real reward model trained through rewards.services on synthetic labeled traces."""
+    from django.contrib.auth import get_user_model
+
+    from labeling.models import DIMENSIONS, Rubric, ScoreCard
+    from rewards.artifacts import artifact_cache_clear
+    from rewards.services import reward_model_train
+    from rewards.synthetic import synthetic_trace
+
+    artifact_cache_clear()
+    agent, _ = agent_create(name="labeled-agent", modality="chat")
+    reviewer = get_user_model().objects.create_user("reviewer", password="pw")
+    rubric = Rubric.objects.create(
+        name="rollout test rubric",
+        dimensions={
+            d: {"label": d, "question": d, "anchors": {str(i): str(i) for i in range(1, 6)}} for d in DIMENSIONS
+        },
+    )
+    rng = random.Random(5)
+    for index in range(80):
+        item, scores = synthetic_trace(rng)
+        trace = Trace.objects.create(
+            agent=agent,
+            external_id=f"rm-{index}",
+            conversation_id=f"rm-{index}",
+            user_message=item["user_message"],
+            final_response=item["final_response"],
+            tool_calls=item["tool_calls"],
+            latency_ms=item["latency_ms"],
+            flags=item["flags"],
+            task_category=item["task_category"],
+            occurred_at=timezone.now() - timedelta(days=1),
+            status=TraceStatus.ELIGIBLE,
+            scrubbed_user_message=item["user_message"],
+            scrubbed_final_response=item["final_response"],
+            scrubbed_tool_calls=item["tool_calls"],
+            scrubbed_context={},
+            scrubbed_at=timezone.now(),
+        )
+        ScoreCard.objects.create(
+            trace=trace,
+            reviewer=reviewer,
+            rubric=rubric,
+            rubric_version=rubric.version,
+            task_category=trace.task_category,
+            complexity=scores["complexity"],
+            **{d: scores[d] for d in DIMENSIONS},
+        )
+    reward_model, _ = reward_model_train()
+    assert reward_model.status == "active"
+    yield reward_model
+    artifact_cache_clear()

@@ -139,3 +139,16 @@ def test_the_beat_sweeper_queues_one_check_per_running_rollout(rollout, traces):
 
     assert run_online_monitors() == 1
     assert MonitorCheck.objects.filter(rollout=rollout, decision="insufficient_data").count() == 1
+
+
+def test_a_lower_reward_model_win_rate_rolls_back(rollout, traces, active_reward_model):
+    from .conftest import BAD_REPLY, GOOD_REPLY
+
+    traces.make(rollout, "baseline", 250, policy_id="b", scrubbed=True, response=GOOD_REPLY, seed=3)
+    traces.make(rollout, "candidate", 250, policy_id="c", scrubbed=True, response=BAD_REPLY, seed=4)
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert check.metrics["candidate"]["win_rate"] < 0.1
+    assert check.decision == "rollback"
+    assert check.reason.startswith("online monitor: win-rate 0.")

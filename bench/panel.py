@@ -166,7 +166,7 @@ def main() -> int:
 
     for task_id in tasks[:5]:  # warm-up: connections, template cache
         client.get(f"/review/item/{task_id}/")
-    item_times, item_cpu, item_queries = [], [], 0
+    item_times, item_cpu, item_sql, item_queries = [], [], [], 0
     for i in range(N_REQUESTS):
         task_id = tasks[i % len(tasks)]
         with CaptureQueriesContext(connection) as captured:
@@ -174,6 +174,7 @@ def main() -> int:
             response = client.get(f"/review/item/{task_id}/")
             item_times.append((time.perf_counter() - began) * 1000)
             item_cpu.append((time.process_time() - began_cpu) * 1000)
+        item_sql.append(sum(float(query["time"]) for query in captured.captured_queries) * 1000)
         assert response.status_code == 200, response.status_code
         item_queries = len(captured.captured_queries)
         last_item_queries = captured.captured_queries
@@ -186,7 +187,7 @@ def main() -> int:
         "task_category": "scheduling",
         "complexity": 2,
     }
-    submit_times, submit_cpu, submit_queries = [], [], 0
+    submit_times, submit_cpu, submit_sql, submit_queries = [], [], [], 0
     for task_id in tasks[:N_REQUESTS]:
         with CaptureQueriesContext(connection) as captured:
             began, began_cpu = time.perf_counter(), time.process_time()
@@ -195,6 +196,7 @@ def main() -> int:
             )
             submit_times.append((time.perf_counter() - began) * 1000)
             submit_cpu.append((time.process_time() - began_cpu) * 1000)
+        submit_sql.append(sum(float(query["time"]) for query in captured.captured_queries) * 1000)
         assert response.status_code == 200, (response.status_code, response.content[:500])
         submit_queries = len(captured.captured_queries)
 
@@ -203,12 +205,17 @@ def main() -> int:
         f"item view  ({len(item_times)} requests, {item_queries} queries each): "
         f"{_percentiles(item_times)}  (goal p95 < 50 ms)"
     )
-    print(f"           Django process CPU per request: {_percentiles(item_cpu)}")
+    print(
+        f"           Django process CPU per request: {_percentiles(item_cpu)}; waiting on SQL: {_percentiles(item_sql)}"
+    )
     print(
         f"submission ({len(submit_times)} HTMX posts incl. next item, {submit_queries} queries each): "
         f"{_percentiles(submit_times)}  (goal p95 < 50 ms)"
     )
-    print(f"           Django process CPU per request: {_percentiles(submit_cpu)}")
+    print(
+        f"           Django process CPU per request: {_percentiles(submit_cpu)}; "
+        f"waiting on SQL: {_percentiles(submit_sql)}"
+    )
     findings = _explain(last_item_queries)
     print("EXPLAIN of the item view's queries: " + ("no sequential scans on big tables" if not findings else ""))
     for finding in findings:

@@ -29,37 +29,42 @@ def label_tasks_for_reviewer(*, user, day: date) -> QuerySet:
     return _visible(tasks, user).only(*fields, *_LIST_TRACE_FIELDS, "completed_by__username").order_by("position", "id")
 
 
-def label_task_progress(*, user, queue_id: int) -> dict:
-    counts = _visible(LabelTask.objects.filter(queue_id=queue_id), user).aggregate(
-        total=Count("id"), done=Count("id", filter=~Q(status=TaskStatus.PENDING))
-    )
-    counts["percent"] = round(100 * counts["done"] / counts["total"]) if counts["total"] else 0
-    return counts
+def label_task_positions(*, user, queue_id: int) -> list[tuple[int, int, str]]:
+    """(id, position, status) of every item of the queue the reviewer can see, in order — one query.
+    A day's queue is small (30–50 items plus what other apps add), so progress and j/k neighbours
+    are worked out from this list in Python rather than with a query each."""
+    tasks = _visible(LabelTask.objects.filter(queue_id=queue_id), user)
+    return list(tasks.order_by("position", "id").values_list("id", "position", "status"))
+
+
+def label_task_progress(positions: list[tuple[int, int, str]]) -> dict:
+    done = sum(1 for _, _, status in positions if status != TaskStatus.PENDING)
+    total = len(positions)
+    return {"done": done, "total": total, "percent": round(100 * done / total) if total else 0}
+
+
+def label_task_neighbours(positions: list[tuple[int, int, str]], task_id: int) -> dict:
+    """The previous and next item ids (any status) around `task_id`, for j/k."""
+    ids = [task for task, _, _ in positions]
+    if task_id not in ids:
+        return {"previous_id": None, "next_id": ids[0] if ids else None}
+    index = ids.index(task_id)
+    return {
+        "previous_id": ids[index - 1] if index > 0 else None,
+        "next_id": ids[index + 1] if index + 1 < len(ids) else None,
+    }
+
+
+def label_task_next_pending(positions: list[tuple[int, int, str]], task_id: int) -> int | None:
+    """The next pending item after `task_id` (wrapping to the start of the queue), or None when all are done."""
+    ids = [task for task, _, _ in positions]
+    start = ids.index(task_id) + 1 if task_id in ids else 0
+    ordered = positions[start:] + positions[:start]
+    return next((task for task, _, status in ordered if status == TaskStatus.PENDING and task != task_id), None)
 
 
 def label_task_for_item(*, task_id: int) -> LabelTask | None:
     return LabelTask.objects.select_related("queue", "trace").filter(pk=task_id).first()
-
-
-def label_task_neighbours(*, user, task: LabelTask) -> dict:
-    """The previous and next item ids (any status) around `task` in its queue, for j/k."""
-    tasks = _visible(LabelTask.objects.filter(queue_id=task.queue_id), user)
-    after = Q(position__gt=task.position) | Q(position=task.position, id__gt=task.pk)
-    before = Q(position__lt=task.position) | Q(position=task.position, id__lt=task.pk)
-    return {
-        "next_id": tasks.filter(after).order_by("position", "id").values_list("id", flat=True).first(),
-        "previous_id": tasks.filter(before).order_by("-position", "-id").values_list("id", flat=True).first(),
-    }
-
-
-def label_task_next_pending(*, user, task: LabelTask) -> int | None:
-    """The next pending item after `task` (wrapping to the start of the queue), or None when all are done."""
-    tasks = _visible(LabelTask.objects.filter(queue_id=task.queue_id, status=TaskStatus.PENDING), user).exclude(
-        pk=task.pk
-    )
-    after = Q(position__gt=task.position) | Q(position=task.position, id__gt=task.pk)
-    later = tasks.filter(after).order_by("position", "id").values_list("id", flat=True).first()
-    return later or tasks.order_by("position", "id").values_list("id", flat=True).first()
 
 
 def scorecard_for(*, trace_id: int, user) -> ScoreCard | None:

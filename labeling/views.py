@@ -65,8 +65,10 @@ def _calls(calls) -> list[dict]:
     ]
 
 
-def _item_context(request, task, *, form=None, skip_form=None) -> dict:
+def _item_context(request, task, *, form=None, skip_form=None, positions=None) -> dict:
     user = request.user
+    if positions is None:
+        positions = selectors.label_task_positions(user=user, queue_id=task.queue_id)
     view = trace_scrubbed_view(task.trace)
     view["tool_calls"] = _calls(view["tool_calls"])
     view["context_json"] = _pretty(view["context"])
@@ -74,8 +76,8 @@ def _item_context(request, task, *, form=None, skip_form=None) -> dict:
         "task": task,
         "trace": view,
         "skip_form": skip_form or SkipForm(),
-        "progress": selectors.label_task_progress(user=user, queue_id=task.queue_id),
-        **selectors.label_task_neighbours(user=user, task=task),
+        "progress": selectors.label_task_progress(positions),
+        **selectors.label_task_neighbours(positions, task.pk),
     }
     if task.kind == TaskKind.PREFERENCE:
         existing = selectors.preference_for(task_id=task.pk, user=user)
@@ -143,7 +145,8 @@ def _load_task(request, task_id):
 
 def _after_done(request, task):
     """The next pending item: HTMX gets its partial (and the URL pushed), plain HTML a 303 redirect."""
-    next_id = selectors.label_task_next_pending(user=request.user, task=task)
+    positions = selectors.label_task_positions(user=request.user, queue_id=task.queue_id)
+    next_id = selectors.label_task_next_pending(positions, task.pk)
     url = reverse("labeling:item", args=[next_id]) if next_id else reverse("labeling:queue")
     if not request.htmx:
         return _see_other(url)
@@ -151,7 +154,7 @@ def _after_done(request, task):
         return push_url(render(request, "labeling/partials/done.html", {}), url)
     next_task = selectors.label_task_for_item(task_id=next_id)
     services.label_task_open(task=next_task)
-    return push_url(_render_item(request, next_task), url)
+    return push_url(_render_item(request, next_task, positions=positions), url)
 
 
 def _see_other(url):

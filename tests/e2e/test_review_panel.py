@@ -52,6 +52,10 @@ def test_a_reviewer_scores_three_items_and_skips_one_by_keyboard(live_server, pa
     for index, keys in enumerate(["4355", "2435", "5555"]):
         for key in keys:
             page.keyboard.press(key)
+        if index == 2:  # back up two dimensions with the arrow keys and change helpfulness
+            page.keyboard.press("ArrowUp")
+            page.keyboard.press("ArrowUp")
+            page.keyboard.press("3")
         if index == 1:
             page.keyboard.press("c")
             page.keyboard.type("Booked for 12:30, confirmed with <PERSON>.")
@@ -76,6 +80,7 @@ def test_a_reviewer_scores_three_items_and_skips_one_by_keyboard(live_server, pa
     assert set(cards) == {tasks[0].pk, tasks[1].pk, tasks[2].pk}
     assert (cards[tasks[0].pk].success, cards[tasks[0].pk].helpfulness, cards[tasks[0].pk].safety) == (4, 3, 5)
     assert cards[tasks[1].pk].correction == "Booked for 12:30, confirmed with <PERSON>."
+    assert (cards[tasks[2].pk].success, cards[tasks[2].pk].helpfulness, cards[tasks[2].pk].tone_alignment) == (5, 3, 5)
     assert RewardEvent.objects.filter(source="human", score_card__in=cards.values()).count() == 3
     assert all(card.history.get().history_user == user for card in cards.values())
     skipped = LabelTask.objects.get(status=TaskStatus.SKIPPED)

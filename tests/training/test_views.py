@@ -147,3 +147,17 @@ def test_the_admin_pauses_and_resumes_a_run(
     run.refresh_from_db()
     assert run.status == TrainingStatus.RUNNING
     assert client.get(f"/admin/training/trainingrun/{run.pk}/change/").status_code == 200
+
+
+def test_the_registry_query_count_does_not_grow_with_runs(staff_client, dataset, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_run(dataset, kl=0.01)
+    with CaptureQueriesContext(connection) as one_run:
+        staff_client.get("/experiments/")
+    for kl in (0.02, 0.03, 0.04):
+        make_run(dataset, kl=kl)
+    with django_assert_num_queries(len(one_run.captured_queries)):
+        response = staff_client.get("/experiments/")
+    assert response.content.decode().count('<tr id="run-') == 4

@@ -3,6 +3,7 @@
 Missing, unknown or revoked token → 401; a known token of an inactive agent → 403.
 """
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from traces.models import Agent
@@ -58,3 +59,13 @@ class AgentTokenAuthentication(authentication.BaseAuthentication):
 def request_agent(request) -> Agent | None:
     """The Agent behind an authenticated API request, or None for a session user."""
     return getattr(request.user, "agent", None)
+
+
+class AgentTokenScheme(OpenApiAuthenticationExtension):
+    """Documents the agent token in the OpenAPI schema (/api/schema/)."""
+
+    target_class = AgentTokenAuthentication
+    name = "agentToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "An agent token: `Authorization: Bearer zk_…`"}

@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Max, Q
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -34,7 +36,8 @@ def broker_status() -> dict:
     from zeke_rft.celery import app
 
     try:
-        with app.connection_for_write() as conn:
+        # The URL from settings, read now (the Celery app's copy is fixed when it first loads).
+        with app.connection_for_write(url=settings.CELERY_BROKER_URL or None) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return {"mode": "broker", "reachable": True}
     except Exception as exc:
@@ -74,6 +77,14 @@ def system_status() -> dict:
 
 
 class AgentsStatusApi(APIView):
+    """Any agent token or a logged-in user; 503 when the database or the broker is unreachable."""
+
+    @extend_schema(
+        operation_id="agents_status",
+        summary="Database and broker reachability, per-agent activity, active policies, alerts",
+        responses={200: OpenApiTypes.OBJECT, 503: OpenApiTypes.OBJECT},
+        tags=["status"],
+    )
     def get(self, request):
         status = system_status()
         return Response(status, status=200 if status["ok"] else 503)

@@ -1,3 +1,4 @@
+from celery.exceptions import Retry
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
@@ -14,8 +15,11 @@ def _each(modeladmin, request, queryset, action, done: str):
         try:
             action(obj)
             ok += 1
-        except (ApplicationError, ValidationError) as exc:
-            text = exc.message if isinstance(exc, ApplicationError) else "; ".join(exc.messages)
+        except (ApplicationError, ValidationError, Retry) as exc:
+            if isinstance(exc, Retry):  # eager Celery: a transient backend error; the sweeper retries
+                text = f"backend unavailable, will retry: {exc.exc}"
+            else:
+                text = exc.message if isinstance(exc, ApplicationError) else "; ".join(exc.messages)
             modeladmin.message_user(request, f"{obj}: {text}", level=messages.ERROR)
     if ok:
         modeladmin.message_user(request, f"{done}: {ok}", level=messages.SUCCESS)

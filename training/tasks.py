@@ -53,18 +53,17 @@ def poll_training_runs() -> int:
     finished_unseen = TrainingRun.objects.exclude(job_id="").filter(
         status__in=TERMINAL_TRAINING_STATUSES, last_polled_at=None
     )
-    for run_id in list(active.values_list("pk", flat=True)) + list(finished_unseen.values_list("pk", flat=True)):
-        poll_training_run.delay(run_id)
-        queued += 1
-    for run_id in TrainingRun.objects.filter(
-        status=TrainingStatus.UPLOADING, job_id="", submitted_at__lt=stale
-    ).values_list("pk", flat=True):
-        recover_training_run.delay(run_id)
-        queued += 1
-    for run_id in TrainingRun.objects.filter(status=TrainingStatus.PENDING, created_at__lt=stale).values_list(
-        "pk", flat=True
-    ):
-        submit_training_run.delay(run_id)
+    work = [(poll_training_run, run_id) for run_id in active.values_list("pk", flat=True)]
+    work += [(poll_training_run, run_id) for run_id in finished_unseen.values_list("pk", flat=True)]
+    stuck = TrainingRun.objects.filter(status=TrainingStatus.UPLOADING, job_id="", submitted_at__lt=stale)
+    work += [(recover_training_run, run_id) for run_id in stuck.values_list("pk", flat=True)]
+    lost = TrainingRun.objects.filter(status=TrainingStatus.PENDING, created_at__lt=stale)
+    work += [(submit_training_run, run_id) for run_id in lost.values_list("pk", flat=True)]
+    for task, run_id in work:
+        try:
+            task.delay(run_id)
+        except Exception:  # with eager Celery a task's error surfaces here: one bad run must not stop the sweep
+            logger.exception("%s failed for run %s", task.name, run_id)
         queued += 1
     return queued
 

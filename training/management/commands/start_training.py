@@ -3,6 +3,7 @@
 import json
 import time
 
+from celery.exceptions import Retry
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -39,6 +40,10 @@ class Command(BaseCommand):
             raise CommandError("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        except Retry as exc:  # eager Celery: the submission hit a transient backend error
+            raise CommandError(
+                f"the backend is unavailable ({exc.exc}); the run stays pending and the poll sweeper submits it again"
+            ) from exc
         if run.status == "failed":
             raise CommandError(f"run {run.pk} failed: {run.error}")
         if run.fine_tuned_model:

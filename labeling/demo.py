@@ -61,8 +61,13 @@ def _score_queue(queue, reviewers, rng: random.Random, share: float) -> int:
         .order_by("position")
     )
     primary, second = reviewers
+    firsts = [task for task in tasks if task.reason != TaskReason.OVERLAP]
+    chosen = firsts[: round(len(firsts) * share)]
+    chosen_traces = {task.trace_id for task in chosen}
+    # Overlap items of scored traces go to the second reviewer, so the agreement page has data.
+    chosen += [task for task in tasks if task.reason == TaskReason.OVERLAP and task.trace_id in chosen_traces]
     scored = 0
-    for task in tasks[: round(len(tasks) * share)]:
+    for task in chosen:
         reviewer = second if task.reason == TaskReason.OVERLAP else primary
         LabelTask.objects.filter(pk=task.pk).update(opened_at=timezone.now() - timedelta(seconds=rng.randint(25, 140)))
         task.refresh_from_db()
@@ -108,7 +113,8 @@ def demo_load(*, stdout) -> None:
     rng = random.Random(4)
     today = timezone.localdate()
     scored = 0
-    for days_ago in range(PAST_DAYS, -1, -1):
+    # Today's queue first, so a reviewer trying the panel finds pending items even with few demo traces.
+    for days_ago in range(PAST_DAYS + 1):
         queue, added = label_queue_build(day=today - timedelta(days=days_ago))
         if added:  # a queue built by an earlier run was scored then; leave the rest for a real reviewer
             scored += _score_queue(queue, reviewers, rng, TODAY_SCORED_SHARE if days_ago == 0 else 1.0)

@@ -87,3 +87,34 @@ def test_a_reviewer_scores_three_items_and_skips_one_by_keyboard(live_server, pa
     assert (skipped.pk, skipped.skip_reason) == (tasks[3].pk, "conversation is cut off")
     assert skipped.history.latest().history_user == user
     assert skipped.history.latest().history_change_reason == "skipped: conversation is cut off"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_reviewer_prefers_a_side_of_an_ab_item_by_keyboard(live_server, page, settings):
+    from labeling.models import Preference
+    from labeling.services import label_tasks_add
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    agent, _ = agent_create(name="conductor-e2e-ab")
+    trace = make_trace(agent, category="scheduling")
+    pair = {
+        "a": {"policy_id": "ft:base", "response": "Moved to Friday 10:00.", "tool_calls": []},
+        "b": {"policy_id": "ft:cand-7", "response": "Which Friday?", "tool_calls": []},
+    }
+    label_tasks_add(trace_ids=[trace.pk], reason="disagreement", kind="preference", pairs={trace.pk: pair})
+    task = LabelTask.objects.get(trace=trace)
+    user = get_user_model().objects.create_user(username="maria", password="keyboard-only-2")
+    user.groups.add(reviewers_group())
+    page.goto(f"{live_server.url}/review/login/?next=/review/item/{task.pk}/")
+    page.fill("input[name=username]", "maria")
+    page.fill("input[name=password]", "keyboard-only-2")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#review-item[data-task-id="{task.pk}"][data-kind="preference"]')
+    assert page.is_visible("#side-a") and page.is_visible("#side-b")
+    page.keyboard.press("t")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('#review-item[data-kind="done"]')
+    preference = Preference.objects.get(task=task)
+    assert (preference.choice, preference.reviewer, preference.policy_b) == ("b", user, "ft:cand-7")
+    assert preference.history.get().history_user == user

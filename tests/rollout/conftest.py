@@ -177,6 +177,7 @@ class TraceMaker:
         conversation_prefix="conv",
         scrubbed=False,
         response="ok",
+        ago_minutes=(1, 50),
     ):
         rng = random.Random(seed)
         now = timezone.now()
@@ -207,7 +208,7 @@ class TraceMaker:
                     policy_id=policy_id,
                     rollout_id=rollout.pk,
                     arm=arm,
-                    occurred_at=now - timedelta(minutes=rng.randint(1, 50)),
+                    occurred_at=now - timedelta(minutes=rng.randint(*ago_minutes)),
                     status=TraceStatus.ELIGIBLE,
                     scrubbed_user_message="hello" if scrubbed else "",
                     scrubbed_final_response=response if scrubbed else "",

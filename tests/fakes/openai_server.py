@@ -197,8 +197,8 @@ def grader_problem(grader, *, inside_multi: bool = False) -> str | None:
         if inside_multi:
             return "multi graders cannot be nested"
         graders = grader.get("graders")
-        if not isinstance(graders, dict) or not graders:
-            return "multi grader's graders must be a non-empty object of name → grader"
+        if not isinstance(graders, dict) or not graders or isinstance(graders.get("type"), str):
+            return "multi grader's graders must be a non-empty object of name → grader (not one grader)"
         for name, sub in graders.items():
             problem = grader_problem(sub, inside_multi=True)
             if problem:

@@ -179,12 +179,15 @@ def dense_matrix(items: list[dict]) -> np.ndarray:
     return np.array([dense_row(item) for item in items], dtype=np.float64).reshape(len(items), len(DENSE_FEATURES))
 
 
-def feature_matrix(items: list[dict], *, dense_mean: np.ndarray, dense_scale: np.ndarray) -> sparse.csr_matrix:
-    """The full sparse feature matrix: text blocks, then the standardized dense block."""
+def feature_matrix(
+    items: list[dict], *, dense_mean: np.ndarray, dense_scale: np.ndarray, dense: np.ndarray | None = None
+) -> sparse.csr_matrix:
+    """The full sparse feature matrix: text blocks, then the standardized dense block
+    (`dense`: the items' dense_matrix when the caller has it already)."""
     responses = [_text(item.get("final_response")) for item in items]
     messages = [_text(item.get("user_message")) for item in items]
     tools = [tool_summary(item) for item in items]
-    dense = (dense_matrix(items) - dense_mean) / dense_scale
+    dense = ((dense_matrix(items) if dense is None else dense) - dense_mean) / dense_scale
     return sparse.hstack(
         [
             _response_vectorizer.transform(responses),
@@ -198,8 +201,11 @@ def feature_matrix(items: list[dict], *, dense_mean: np.ndarray, dense_scale: np
 
 def dense_standardization(items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and deviation of the dense block over training items (deviation 1 where constant)."""
-    dense = dense_matrix(items)
-    if len(items) == 0:
+    return dense_standardization_of(dense_matrix(items))
+
+
+def dense_standardization_of(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(dense) == 0:
         return np.zeros(len(DENSE_FEATURES)), np.ones(len(DENSE_FEATURES))
     scale = dense.std(axis=0)
     scale[scale < 1e-9] = 1.0

@@ -49,9 +49,7 @@ def _dense(product) -> np.ndarray:
     return product.toarray() if sparse.issparse(product) else np.asarray(product)
 
 
-def _pair_differences(pairs: list[dict], artifact: dict) -> tuple[sparse.csr_matrix, np.ndarray]:
-    x_a = features.feature_matrix([p["a"] for p in pairs], **_scaling(artifact))
-    x_b = features.feature_matrix([p["b"] for p in pairs], **_scaling(artifact))
+def _pair_differences(x_a: sparse.csr_matrix, x_b: sparse.csr_matrix, pairs: list[dict]):
     wins = np.array([p["winner"] == "a" for p in pairs], dtype=np.int64)
     difference = x_a - x_b
     # Both orders, so the fit is symmetric and needs no intercept.
@@ -62,9 +60,8 @@ def _scaling(artifact: dict) -> dict:
     return {"dense_mean": artifact["dense_mean"], "dense_scale": artifact["dense_scale"]}
 
 
-def _fit_bradley_terry(pairs: list[dict], artifact: dict, hyper: dict, members: int) -> sparse.csc_matrix:
-    difference, wins = _pair_differences(pairs, artifact)
-    half = len(pairs)
+def _fit_bradley_terry(difference: sparse.csr_matrix, wins: np.ndarray, hyper: dict, members: int):
+    half = difference.shape[0] // 2
     rng = np.random.default_rng(hyper["seed"])
     columns = []
     for _member in range(members):
@@ -95,17 +92,48 @@ def _with_utility(artifact: dict, x: sparse.csr_matrix) -> sparse.csr_matrix:
     return sparse.hstack([x, sparse.csr_matrix(column.reshape(-1, 1))], format="csr")
 
 
-def _fit_pointwise(cards: list[dict], artifact: dict, hyper: dict) -> tuple[sparse.csc_matrix, np.ndarray]:
-    x = _with_utility(artifact, features.feature_matrix([c["item"] for c in cards], **_scaling(artifact)))
+DIRECT_RIDGE_MAX_SIZE = 4000
+
+
+def _ridge(x: sparse.csr_matrix, y: np.ndarray, alpha: float, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge with intercept: (weights of shape features × targets, intercepts), solved exactly on
+    centered data in whichever form is smaller — the dual w = Xcᵀ(XcXcᵀ + αI)⁻¹yc (n × n) when there
+    are few rows, the primal (XcᵀXc + αI)w = Xcᵀyc restricted to the columns that occur when few
+    columns occur. Both are deterministic. Only when both are large: sklearn's iterative lsqr."""
+    n = x.shape[0]
+    x_mean = np.asarray(x.mean(axis=0)).ravel()
+    y_mean = y.mean(axis=0)
+    y_centered = y - y_mean
+    active = np.unique(x.indices)
+    if n <= min(DIRECT_RIDGE_MAX_SIZE, len(active)):
+        kernel = (x @ x.T).toarray()
+        row_mean = kernel.mean(axis=1, keepdims=True)
+        centered = kernel - row_mean - row_mean.T + kernel.mean()
+        dual = np.linalg.solve(centered + alpha * np.eye(n), y_centered)
+        dual -= dual.mean(axis=0)
+        weight = _dense(x.T @ dual) - np.outer(x_mean, dual.sum(axis=0))
+    elif len(active) <= DIRECT_RIDGE_MAX_SIZE:
+        columns = x[:, active]
+        mean = x_mean[active]
+        gram = (columns.T @ columns).toarray() - n * np.outer(mean, mean)
+        weight = np.zeros((x.shape[1], y.shape[1]))
+        weight[active] = np.linalg.solve(gram + alpha * np.eye(len(active)), _dense(columns.T @ y_centered))
+    else:
+        fit = Ridge(alpha=alpha, solver="lsqr", tol=1e-6, max_iter=max_iter).fit(x, y)
+        return fit.coef_.T, fit.intercept_
+    return weight, y_mean - x_mean @ weight
+
+
+def _fit_pointwise(x: sparse.csr_matrix, cards: list[dict], artifact: dict, hyper: dict):
+    x = _with_utility(artifact, x)
     y = np.array([[c["reward"], *[c["dimensions"][d] for d in DIMENSIONS]] for c in cards], dtype=np.float64)
     rng = np.random.default_rng(hyper["seed"] + 1)
     weights, intercepts = [], []
     for _ in range(hyper["members"]):
         rows = rng.integers(0, len(cards), size=len(cards))
-        fit = Ridge(alpha=hyper["ridge_alpha"], solver="sparse_cg", tol=1e-6, max_iter=hyper["max_iter"])
-        fit.fit(x[rows], y[rows])
-        weights.append(fit.coef_.T)
-        intercepts.append(fit.intercept_)
+        weight, intercept = _ridge(x[rows], y[rows], hyper["ridge_alpha"], hyper["max_iter"])
+        weights.append(weight)
+        intercepts.append(intercept)
     return sparse.csc_matrix(np.hstack(weights)), np.concatenate(intercepts)
 
 
@@ -115,8 +143,9 @@ def learner_fit(*, cards: list[dict], pairs: list[dict], hyperparameters: dict |
     decisive = [p for p in pairs if p["winner"] in ("a", "b")]
     if not cards and not decisive:
         raise ValueError("nothing to train on: no score cards and no decisive preferences")
-    items = [c["item"] for c in cards] + [p[side] for p in decisive for side in ("a", "b")]
-    mean, scale = features.dense_standardization(items)
+    items = [c["item"] for c in cards] + [p["a"] for p in decisive] + [p["b"] for p in decisive]
+    dense = features.dense_matrix(items)
+    mean, scale = features.dense_standardization_of(dense)
     artifact = {
         "format": ARTIFACT_FORMAT,
         "feature_version": features.FEATURE_VERSION,
@@ -127,14 +156,19 @@ def learner_fit(*, cards: list[dict], pairs: list[dict], hyperparameters: dict |
         "point_weights": None,
         "point_intercepts": None,
     }
+    # One feature matrix for every training item: cards, then the a sides, then the b sides.
+    x = features.feature_matrix(items, dense_mean=mean, dense_scale=scale, dense=dense)
+    n_cards, n_pairs = len(cards), len(decisive)
     if decisive:
-        artifact["bt_weights"] = _fit_bradley_terry(decisive, artifact, hyper, 1 if cards else hyper["members"])
-        utility = _utility(artifact, features.feature_matrix(items, **_scaling(artifact))).mean(axis=1)
+        x_a, x_b = x[n_cards : n_cards + n_pairs], x[n_cards + n_pairs :]
+        difference, wins = _pair_differences(x_a, x_b, decisive)
+        artifact["bt_weights"] = _fit_bradley_terry(difference, wins, hyper, 1 if cards else hyper["members"])
+        utility = _utility(artifact, x).mean(axis=1)
         artifact["utility_mean"] = float(utility.mean())
         artifact["utility_scale"] = float(utility.std()) or 1.0
         artifact["utility_center"] = float(np.median(utility))
     if cards:
-        artifact["point_weights"], artifact["point_intercepts"] = _fit_pointwise(cards, artifact, hyper)
+        artifact["point_weights"], artifact["point_intercepts"] = _fit_pointwise(x[:n_cards], cards, artifact, hyper)
     return artifact
 
 

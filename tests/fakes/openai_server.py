@@ -24,6 +24,9 @@ listed), or failed with `job_plan["error"]` at `job_plan["fail_at_step"]`, or a
 training file that breaks the RFT rules fails at validation. Each retrieve moves
 the job on one stage (`fake.auto_advance`); `fake.advance_job(job_id)` and
 `fake.run_job(job_id)` step it by hand.
+
+Azure OpenAI paths (`{endpoint}/openai/...?api-version=...`) are served by the
+same routes, so `AzureOpenAI(azure_endpoint=fake.azure_endpoint, ...)` works too.
 """
 
 import json
@@ -468,6 +471,10 @@ class FakeOpenAI:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
+    @property
+    def azure_endpoint(self) -> str:
+        return self.base_url.removesuffix("/v1")
+
     def start(self):
         self._thread.start()
         return self
@@ -588,6 +595,11 @@ class FakeOpenAI:
                 if failure[2] > 0 and failure[0].search(path):
                     failure[2] -= 1
                     return error(failure[1], f"injected failure {failure[1]}")
+        # Azure OpenAI: {endpoint}/openai/... (and /openai/deployments/<model>/... for model calls) → /v1/...
+        if path.startswith("/openai/"):
+            if not query.get("api-version"):
+                return error(400, "Azure OpenAI requests need an api-version query parameter", param="api-version")
+            path = re.sub(r"^/openai/(deployments/[^/]+/)?", "/v1/", path)
         for route_method, pattern, handler in ROUTES:
             match = pattern.match(path)
             if route_method == method and match:

@@ -276,3 +276,30 @@ def test_a_job_the_backend_no_longer_knows_is_reported_on_the_run(fake_openai, d
     fake_openai.jobs.pop(run.job_id)
     run = training_run_poll(run_id=run.pk)
     assert run.status == TrainingStatus.VALIDATING_FILES and "Could not find fine-tune" in run.error
+
+
+def test_azure_openai_runs_the_same_flow(fake_openai, dataset, settings, submit):
+    settings.OPENAI_AZURE_ENDPOINT = fake_openai.azure_endpoint
+    settings.OPENAI_API_VERSION = "2025-04-01-preview"
+    run = poll_until_done(submit(dataset))
+    assert run.status == TrainingStatus.SUCCEEDED
+    paths = {r["path"] for r in fake_openai.requests}
+    assert "/openai/fine_tuning/jobs" in paths and "/openai/files" in paths
+    assert all(r["query"].get("api-version") == "2025-04-01-preview" for r in fake_openai.requests)
+
+
+def test_a_stuck_submit_whose_job_was_never_created_is_submitted_again(fake_openai, dataset, submit):
+    from training.tasks import poll_training_runs
+
+    run = submit(dataset)
+    fake_openai.jobs.clear()
+    fake_openai.job_order.clear()
+    # As if the worker died after uploading but before creating the job.
+    TrainingRun.objects.filter(pk=run.pk).update(
+        job_id="", status=TrainingStatus.UPLOADING, submitted_at=timezone.now() - timedelta(hours=1)
+    )
+    uploads_before = len(fake_openai.requests_to("^/v1/files$"))
+    poll_training_runs()
+    run.refresh_from_db()
+    assert run.job_id in fake_openai.jobs and len(fake_openai.jobs) == 1
+    assert len(fake_openai.requests_to("^/v1/files$")) == uploads_before  # the uploaded files were reused

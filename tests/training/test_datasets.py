@@ -226,3 +226,24 @@ def test_the_weekly_task_builds_a_dataset_per_modality(make_trace, rubric):
     hashes = build_dataset_weekly()
     assert sorted(DatasetBuild.objects.values_list("modality", flat=True)) == ["chat", "sms"]
     assert build_dataset_weekly() == hashes
+
+
+def test_a_b_preferences_on_built_traces_become_chosen_rejected_pairs(make_trace, rubric, reviewer):
+    from labeling.models import Preference
+
+    trace = make_trace(message="Plan my Saturday")
+    Preference.objects.create(
+        trace=trace,
+        reviewer=reviewer,
+        prompt="Plan my Saturday",
+        response_a="Gym at 9.",
+        response_b="Gym at 9, brunch at 11.",
+        choice="b",
+    )
+    Preference.objects.create(
+        trace=trace, reviewer=None, prompt="Plan my Saturday", response_a="x", response_b="y", choice="tie"
+    )
+    build, _ = dataset_build(stage=1, modality="chat")
+    (pair,) = rows(build, "preferences_train") + rows(build, "preferences_validation")
+    assert (pair["chosen"], pair["rejected"], pair["source"]) == ("Gym at 9, brunch at 11.", "Gym at 9.", "preference")
+    assert pair["messages"][-1] == {"role": "user", "content": "Plan my Saturday"}

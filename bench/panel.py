@@ -106,6 +106,21 @@ def _explain(queries: list[dict]) -> list[str]:
     return findings
 
 
+def _commit_floor(samples: int = 200) -> list[float]:
+    """Wall time of a one-row INSERT + COMMIT: the disk-flush floor every score submission pays."""
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_commit_floor (id serial PRIMARY KEY, at timestamptz)")
+    times = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("INSERT INTO bench_commit_floor (at) VALUES (now())")
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
 def main() -> int:
     fresh = _fresh_database()
     import django
@@ -216,6 +231,7 @@ def main() -> int:
         f"           Django process CPU per request: {_percentiles(submit_cpu)}; "
         f"waiting on SQL: {_percentiles(submit_sql)}"
     )
+    print(f"           for scale, one durable one-row commit on this server: {_percentiles(_commit_floor())}")
     findings = _explain(last_item_queries)
     print("EXPLAIN of the item view's queries: " + ("no sequential scans on big tables" if not findings else ""))
     for finding in findings:

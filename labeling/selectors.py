@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from labeling.agreement import krippendorff_alpha
-from labeling.models import DIMENSIONS, LabelTask, Preference, ScoreCard, TaskStatus
+from labeling.models import DIMENSIONS, LabelTask, Preference, ScoreCard, TaskKind, TaskStatus
 
 # The trace columns the queue list needs; never the raw text.
 _LIST_TRACE_FIELDS = ("trace__id", "trace__task_category", "trace__modality", "trace__occurred_at", "trace__flags")
@@ -18,7 +18,7 @@ def _visible(queryset: QuerySet, user) -> QuerySet:
     (those are overlap items meant for a second reviewer)."""
     already_scored = ScoreCard.objects.filter(trace_id=OuterRef("trace_id"), reviewer=user)
     return queryset.filter(Q(reviewer__isnull=True) | Q(reviewer=user)).exclude(
-        Q(status=TaskStatus.PENDING) & Exists(already_scored)
+        Q(status=TaskStatus.PENDING, kind=TaskKind.SCORE) & Exists(already_scored)
     )
 
 

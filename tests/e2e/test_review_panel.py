@@ -49,7 +49,11 @@ def test_a_reviewer_scores_three_items_and_skips_one_by_keyboard(live_server, pa
     page.keyboard.press("Escape")
     assert not page.is_visible("#key-help")
 
-    for index, keys in enumerate(["4355", "2435", "5555"]):
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")  # three dimensions missing: the 400 partial is swapped in with the errors
+    page.wait_for_selector("text=helpfulness: This field is required.")
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'helpfulness'")
+    for index, keys in enumerate(["355", "2435", "5555"]):
         for key in keys:
             page.keyboard.press(key)
         if index == 2:  # back up two dimensions with the arrow keys and change helpfulness

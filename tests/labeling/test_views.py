@@ -248,3 +248,12 @@ def test_the_queue_for_today_is_empty_without_a_build(reviewer_client):
     response = reviewer_client.get(reverse("labeling:queue"))
     assert "No queue for today" in response.content.decode()
     assert date.today()  # the page renders without a queue row
+
+
+def test_an_ab_item_stays_visible_after_the_reviewer_scored_the_same_trace(reviewer_client, reviewer, traces_factory):
+    trace = traces_factory(1)[0]
+    services.scorecard_submit(trace=trace, reviewer=reviewer, **SCORES)
+    pair = {"a": {"policy_id": "p1", "response": "x"}, "b": {"policy_id": "p2", "response": "y"}}
+    services.label_tasks_add(trace_ids=[trace.pk], reason="disagreement", kind="preference", pairs={trace.pk: pair})
+    task = trace.label_tasks.get()
+    assert f'href="/review/item/{task.pk}/"' in reviewer_client.get("/review/").content.decode()

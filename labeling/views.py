@@ -65,7 +65,7 @@ def _calls(calls) -> list[dict]:
     ]
 
 
-def _item_context(request, task, *, form=None, skip_form=None, positions=None) -> dict:
+def _item_context(request, task, *, form=None, skip_form=None, positions=None, rubric=None) -> dict:
     user = request.user
     if positions is None:
         positions = selectors.label_task_positions(user=user, queue_id=task.queue_id)
@@ -96,7 +96,7 @@ def _item_context(request, task, *, form=None, skip_form=None, positions=None) -
         context["existing"] = existing
     else:
         existing = selectors.scorecard_for(trace_id=task.trace_id, user=user)
-        rubric = services.rubric_active()
+        rubric = rubric or services.rubric_active()
         form = form or ScoreCardForm(
             initial=card_initial(existing) or {"task_category": task.trace.task_category, "complexity": 1}
         )
@@ -143,7 +143,7 @@ def _load_task(request, task_id):
     return task
 
 
-def _after_done(request, task):
+def _after_done(request, task, *, rubric=None):
     """The next pending item: HTMX gets its partial (and the URL pushed), plain HTML a 303 redirect."""
     positions = selectors.label_task_positions(user=request.user, queue_id=task.queue_id)
     next_id = selectors.label_task_next_pending(positions, task.pk)
@@ -154,7 +154,7 @@ def _after_done(request, task):
         return push_url(render(request, "labeling/partials/done.html", {}), url)
     next_task = selectors.label_task_for_item(task_id=next_id)
     services.label_task_open(task=next_task)
-    return push_url(_render_item(request, next_task, positions=positions), url)
+    return push_url(_render_item(request, next_task, positions=positions, rubric=rubric), url)
 
 
 def _see_other(url):
@@ -176,7 +176,8 @@ def item(request, task_id: int):
             if task.kind == TaskKind.PREFERENCE:
                 services.preference_submit(task=task, reviewer=request.user, **form.cleaned_data)
             else:
-                services.scorecard_submit(task=task, reviewer=request.user, **form.cleaned_data)
+                card = services.scorecard_submit(task=task, reviewer=request.user, **form.cleaned_data)
+                return _after_done(request, task, rubric=card.rubric)
             return _after_done(request, task)
         except ValidationError as error:
             form.add_error(None, error)

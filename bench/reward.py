@@ -54,10 +54,13 @@ def main() -> int:
 
     overall = metrics["overall"]
     print(f"reward model training: {N_CARDS} score cards + {N_PAIRS} preferences in {fit_seconds:.1f} s (goal < 30 s)")
-    print(f"reward model scoring: {len(items)} traces in {score_seconds:.2f} s = {throughput:,.0f} traces/s (goal > 5,000)")
+    print(
+        f"reward model scoring: {len(items)} traces in {score_seconds:.2f} s = {throughput:,.0f} traces/s (goal 5,000)"
+    )
     print(
         f"held-out (synthetic): spearman {overall['spearman']}, MAE {overall['mae']}, "
-        f"pairwise accuracy {overall['pairwise_accuracy']}, ECE {overall['ece']}"
+        f"pairwise accuracy {overall['pairwise_accuracy']}, ECE {overall['ece']}; mean uncertainty "
+        f"{metrics['mean_uncertainty']}, Spearman(uncertainty, |error|) {metrics['uncertainty_error_spearman']}"
     )
     ok = fit_seconds < 30 and throughput > 5000
     print("OK" if ok else "SLOWER THAN THE GOAL")

@@ -108,6 +108,10 @@ def evaluate(artifact: dict, *, cards: list[dict], pairs: list[dict]) -> dict:
         "calibration": calibration(probability, a_won),
         "scatter": scatter,
         "mean_uncertainty": _round(predicted["uncertainty"].mean()) if cards else None,
+        # Does the model know when it is wrong? Spearman of uncertainty with |predicted − human|.
+        "uncertainty_error_spearman": spearman(predicted["uncertainty"], np.abs(predicted["reward"] - human))
+        if cards
+        else None,
     }
 
 

@@ -12,7 +12,9 @@ Model (all linear, on the features of rewards.features):
    on the features plus the standardized Bradley–Terry utility (stacking: the
    preferences inform the reward through that one column, weighted by the score cards).
 3. Uncertainty: a bootstrap ensemble (`members` fits on resampled examples, fixed
-   seed); the reward is the members' mean and the uncertainty their standard deviation.
+   seed); the reward is the members' mean and the uncertainty their standard deviation
+   times k, k fitted so that on average it equals the out-of-bag absolute error (so it
+   reads as the expected |predicted − human reward|, capped at 1).
    Without score cards the reward is sigmoid(utility - median training utility) of
    a bootstrap ensemble of Bradley–Terry fits, uncertainty again their deviation.
 
@@ -128,13 +130,31 @@ def _fit_pointwise(x: sparse.csr_matrix, cards: list[dict], artifact: dict, hype
     x = _with_utility(artifact, x)
     y = np.array([[c["reward"], *[c["dimensions"][d] for d in DIMENSIONS]] for c in cards], dtype=np.float64)
     rng = np.random.default_rng(hyper["seed"] + 1)
+    n = len(cards)
     weights, intercepts = [], []
+    out_of_bag = [[] for _ in range(n)]
     for _ in range(hyper["members"]):
-        rows = rng.integers(0, len(cards), size=len(cards))
+        rows = rng.integers(0, n, size=n)
         weight, intercept = _ridge(x[rows], y[rows], hyper["ridge_alpha"], hyper["max_iter"])
         weights.append(weight)
         intercepts.append(intercept)
-    return sparse.csc_matrix(np.hstack(weights)), np.concatenate(intercepts)
+        unused = np.setdiff1d(np.arange(n), rows)
+        if len(unused):
+            for row, value in zip(unused, _dense(x[unused] @ weight[:, 0]).ravel() + intercept[0], strict=True):
+                out_of_bag[row].append(min(1.0, max(0.0, value)))
+    weights, intercepts = sparse.csc_matrix(np.hstack(weights)), np.concatenate(intercepts)
+    return weights, intercepts, _uncertainty_scale(x, y[:, 0], weights, intercepts, out_of_bag, hyper["members"])
+
+
+def _uncertainty_scale(x, reward, weights, intercepts, out_of_bag, members) -> float:
+    """k such that k × (ensemble deviation) matches, on average, the out-of-bag absolute error:
+    the reported uncertainty then reads as an expected |predicted − human| in reward units."""
+    errors = [abs(np.mean(values) - reward[row]) for row, values in enumerate(out_of_bag) if values]
+    predicted = np.clip(_dense(x @ weights) + intercepts, 0.0, 1.0).reshape(x.shape[0], members, len(TARGETS))
+    spread = predicted[:, :, 0].std(axis=1).mean()
+    if not errors or spread <= 1e-9:
+        return 1.0
+    return float(np.clip(np.mean(errors) / spread, 1.0, 50.0))
 
 
 def learner_fit(*, cards: list[dict], pairs: list[dict], hyperparameters: dict | None = None) -> dict:
@@ -168,7 +188,9 @@ def learner_fit(*, cards: list[dict], pairs: list[dict], hyperparameters: dict |
         artifact["utility_scale"] = float(utility.std()) or 1.0
         artifact["utility_center"] = float(np.median(utility))
     if cards:
-        artifact["point_weights"], artifact["point_intercepts"] = _fit_pointwise(x[:n_cards], cards, artifact, hyper)
+        artifact["point_weights"], artifact["point_intercepts"], artifact["uncertainty_scale"] = _fit_pointwise(
+            x[:n_cards], cards, artifact, hyper
+        )
     return artifact
 
 
@@ -184,7 +206,7 @@ def learner_predict(artifact: dict, items: list[dict]) -> dict:
         predicted = np.clip(predicted, 0.0, 1.0).reshape(len(items), members, len(TARGETS))
         return {
             "reward": predicted[:, :, 0].mean(axis=1),
-            "uncertainty": predicted[:, :, 0].std(axis=1),
+            "uncertainty": np.minimum(1.0, artifact["uncertainty_scale"] * predicted[:, :, 0].std(axis=1)),
             "dimensions": predicted[:, :, 1:].mean(axis=1),
         }
     rewards = _sigmoid(_utility(artifact, x) - artifact["utility_center"])

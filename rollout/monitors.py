@@ -115,7 +115,7 @@ def _guards(candidate: dict, baseline: dict, win: dict) -> list[dict]:
                 "metric": metric,
                 "test": "two-proportion z (one-sided)",
                 "z": round(z, 3),
-                "p_value": round(p_value, 6),
+                "p_value": float(f"{p_value:.3g}"),
                 "difference": round(difference, 4),
                 "threshold": delta,
                 "failed": failed,
@@ -129,7 +129,7 @@ def _guards(candidate: dict, baseline: dict, win: dict) -> list[dict]:
             {
                 "metric": "latency_p95",
                 "test": "Mann-Whitney U (one-sided)",
-                "p_value": round(p_value, 6),
+                "p_value": float(f"{p_value:.3g}"),
                 "ratio": round(ratio, 3),
                 "threshold": ratio_limit,
                 "failed": ratio > ratio_limit and p_value < alpha,
@@ -141,7 +141,7 @@ def _guards(candidate: dict, baseline: dict, win: dict) -> list[dict]:
             {
                 "metric": "win_rate",
                 "test": "Mann-Whitney U on rewards (one-sided)",
-                "p_value": round(win["p_value"], 6),
+                "p_value": float(f"{win['p_value']:.3g}"),
                 "win_rate": win["win_rate"],
                 "threshold": minimum,
                 "failed": win["win_rate"] < minimum and win["p_value"] < alpha,

@@ -24,8 +24,10 @@ def policy_route(*, modality: str, conversation_id: str) -> dict:
         .select_related("candidate", "baseline")
         .first()
     )
-    active = Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first()
-    baseline = rollout.baseline if rollout is not None and rollout.baseline is not None else active
+    if rollout is not None and rollout.baseline is not None:
+        baseline = rollout.baseline
+    else:
+        baseline = Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first()
     if baseline is None:
         raise ApplicationError(
             f"no active policy for modality {modality!r}: promote one (admin → Policies) before agents ask",

@@ -303,3 +303,36 @@ def test_a_stuck_submit_whose_job_was_never_created_is_submitted_again(fake_open
     run.refresh_from_db()
     assert run.job_id in fake_openai.jobs and len(fake_openai.jobs) == 1
     assert len(fake_openai.requests_to("^/v1/files$")) == uploads_before  # the uploaded files were reused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_submitting_the_same_run_at_once_create_one_job(on_postgres, fake_openai, dataset):
+    import threading
+
+    from django.db import connection
+
+    run = TrainingRun.objects.create(
+        dataset=dataset, base_model="o4-mini", config=_config(dataset), config_hash="race", modality="chat"
+    )
+    barrier = threading.Barrier(2)
+
+    def worker():
+        try:
+            barrier.wait()
+            training_run_submit(run_id=run.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.refresh_from_db()
+    assert len(fake_openai.jobs) == 1 and run.job_id in fake_openai.jobs
+
+
+def _config(dataset):
+    from training.services import training_config_resolve
+
+    return training_config_resolve(dataset=dataset, overrides={})

@@ -7,7 +7,13 @@ COLOURS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea"]
 
 
 def svg_line_chart(
-    series: dict[str, list[tuple]], *, title: str, width: int = 520, height: int = 160, reference: float | None = None
+    series: dict[str, list[tuple]],
+    *,
+    title: str,
+    width: int = 520,
+    height: int = 160,
+    reference: float | None = None,
+    y_range: tuple[float, float] | None = None,
 ) -> str:
     """`series`: name → [(datetime, value or None)]. Returns an <svg> element (safe HTML)."""
     points = [(t, v) for values in series.values() for t, v in values if v is not None]
@@ -17,7 +23,7 @@ def svg_line_chart(
     times = [t.timestamp() for t, _ in points]
     values = [v for _, v in points] + ([reference] if reference is not None else [])
     t0, t1 = min(times), max(times)
-    v0, v1 = min(0.0, min(values)), max(values) or 1.0
+    v0, v1 = y_range or (min(0.0, min(values)), max(values) or 1.0)
     if v1 == v0:
         v1 = v0 + 1
 
@@ -32,8 +38,11 @@ def svg_line_chart(
         f'aria-label="{escape(title)}" class="chart">',
         f'<text x="{pad}" y="14" font-size="12">{escape(title)}</text>',
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" stroke="#999"/>',
-        f'<text x="2" y="{y(v1) + 4:.0f}" font-size="10">{v1:g}</text>',
-        f'<text x="2" y="{y(v0) + 4:.0f}" font-size="10">{v0:g}</text>',
+        f'<text x="2" y="{y(v1) + 4:.0f}" font-size="10">{v1:.3g}</text>',
+        f'<text x="2" y="{y(v0) + 4:.0f}" font-size="10">{v0:.3g}</text>',
+        f'<text x="{pad}" y="{height - pad + 14}" font-size="10">{min(t for t, _ in points):%m-%d %H:%M}</text>',
+        f'<text x="{width - pad - 60}" y="{height - pad + 14}" font-size="10">'
+        f"{max(t for t, _ in points):%m-%d %H:%M}</text>",
     ]
     if reference is not None:
         parts.append(

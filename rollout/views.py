@@ -20,7 +20,10 @@ def _charts(checks) -> dict:
 
     return {
         "win_rate": svg_line_chart(
-            {"candidate win-rate": series("candidate", "win_rate")}, title="Win-rate vs baseline", reference=0.5
+            {"candidate win-rate": series("candidate", "win_rate")},
+            title="Win-rate vs baseline",
+            reference=0.5,
+            y_range=(0.0, 1.0),
         ),
         "safety": svg_line_chart(
             {"baseline": series("baseline", "safety_per_1000"), "candidate": series("candidate", "safety_per_1000")},

@@ -223,3 +223,14 @@ def test_the_admin_action_asks_for_a_reason_then_rolls_back(canary, nate, client
     canary.refresh_from_db()
     assert canary.state == RolloutState.ROLLED_BACK and canary.rollback_reason == "admin button"
     assert Policy.objects.get(status=PolicyStatus.ACTIVE).model_id == "gpt-4.1-mini"
+
+
+def test_commands_turn_refusals_into_a_clear_error(canary):
+    from django.core.management.base import CommandError
+
+    rollout_rollback(rollout=canary, reason="first")
+
+    with pytest.raises(CommandError, match="already rolled back"):
+        call_command("rollback", str(canary.pk), "--reason", "again")
+    with pytest.raises(CommandError, match="only a canary can be promoted"):
+        call_command("rollout_step", "promote", str(canary.pk))

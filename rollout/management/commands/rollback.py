@@ -1,8 +1,10 @@
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from rollout.models import Rollout
 from rollout.services import rollout_rollback
+from zeke_rft.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -14,6 +16,14 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="username to record as the one who rolled back")
 
     def handle(self, *args, **options):
+        try:
+            self._handle(**options)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+
+    def _handle(self, **options):
         rollout = Rollout.objects.filter(pk=options["rollout_id"]).first()
         if rollout is None:
             raise CommandError(f"no rollout {options['rollout_id']}")

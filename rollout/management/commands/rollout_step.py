@@ -1,7 +1,9 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from rollout.models import Policy, Rollout
 from rollout.services import rollout_promote, rollout_start_canary, rollout_start_shadow
+from zeke_rft.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -14,6 +16,14 @@ class Command(BaseCommand):
         parser.add_argument("--modality", default="chat")
 
     def handle(self, *args, **options):
+        try:
+            self._handle(**options)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+
+    def _handle(self, **options):
         if options["step"] == "shadow":
             candidate = Policy.objects.filter(model_id=options["target"], modality=options["modality"]).first()
             if candidate is None:

@@ -1,8 +1,10 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from rollout.evaluation import eval_run_all
 from rollout.gate import gate_evaluate, gate_record
 from rollout.models import Policy, PolicyStatus
+from zeke_rft.errors import ApplicationError
 
 
 def _policy(model_id: str, modality: str | None) -> Policy:
@@ -25,6 +27,14 @@ class Command(BaseCommand):
         parser.add_argument("--modality", help="when the model id exists for several modalities")
 
     def handle(self, *args, **options):
+        try:
+            self._handle(**options)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+
+    def _handle(self, **options):
         policy = _policy(options["policy"], options["modality"])
         if options["baseline"]:
             baseline = _policy(options["baseline"], policy.modality)

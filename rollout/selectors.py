@@ -32,21 +32,28 @@ def config_diff(old: dict | None, new: dict | None) -> list[dict]:
 
 def policy_history(*, modality: str, limit: int = 30) -> list[dict]:
     """Newest policy changes with their diff against the previous version of the same policy
-    (django-simple-history diff_against), plus the config diff against the policy's parent."""
+    (django-simple-history diff_against), plus the config diff against the policy's parent.
+    Three queries whatever the number of rows."""
     records = list(
         Policy.history.filter(modality=modality).select_related("history_user").order_by("-history_date")[:limit]
     )
+    ids = {record.id for record in records}
+    versions: dict[int, list] = {}
+    for version in Policy.history.filter(id__in=ids).order_by("history_date", "history_id"):
+        versions.setdefault(version.id, []).append(version)
+    parents = {p.pk: p.config for p in Policy.objects.filter(pk__in={r.parent_id for r in records if r.parent_id})}
     rows = []
     for record in records:
-        previous = record.prev_record
+        chain = versions[record.id]
+        index = next(i for i, v in enumerate(chain) if v.history_id == record.history_id)
+        previous = chain[index - 1] if index > 0 else None
         changes = []
         if previous is not None:
             delta = record.diff_against(previous, excluded_fields=["created_at"])
             changes = [{"field": c.field, "old": c.old, "new": c.new} for c in delta.changes if c.field != "config"]
             config_changes = config_diff(previous.config, record.config)
         else:
-            parent = Policy.objects.filter(pk=record.parent_id).first() if record.parent_id else None
-            config_changes = config_diff(parent.config if parent else {}, record.config)
+            config_changes = config_diff(parents.get(record.parent_id, {}), record.config)
         rows.append(
             {
                 "record": record,

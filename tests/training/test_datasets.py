@@ -247,3 +247,11 @@ def test_a_b_preferences_on_built_traces_become_chosen_rejected_pairs(make_trace
     (pair,) = rows(build, "preferences_train") + rows(build, "preferences_validation")
     assert (pair["chosen"], pair["rejected"], pair["source"]) == ("Gym at 9, brunch at 11.", "Gym at 9.", "preference")
     assert pair["messages"][-1] == {"role": "user", "content": "Plan my Saturday"}
+
+
+def test_a_conversation_that_hashes_to_validation_trains_when_it_is_the_only_one(make_trace, rubric):
+    conversation = "conv-28"  # int(sha256("split:conv-28")[:8], 16) % 100 < 10: a validation conversation
+    assert datasets._in_validation(conversation, 10)
+    make_trace(message="Hi", conversation=conversation)
+    build, _ = dataset_build(stage=1, modality="chat")
+    assert build.manifest["counts"]["train"] == 1 and build.manifest["counts"]["validation"] == 0

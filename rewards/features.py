@@ -137,9 +137,9 @@ def _reply_statistics(message: str, response: str) -> list[float]:
         float(bool(stripped) and stripped.lower() in message.lower()),
         float(stripped[-1:] in (".", "!", "?", '"', ")")),
         math.log1p(response.count("?")),
-        _fraction(sum(ch.isdigit() for ch in response), chars),
-        _fraction(sum(ch.isupper() for ch in response), chars),
-        _fraction(sum(ord(ch) > 127 for ch in response), chars),
+        _fraction(sum(map(str.isdigit, response)), chars),
+        _fraction(sum(map(str.isupper, response)), chars),
+        _fraction(chars - len(response.encode("ascii", "ignore")), chars),
         math.log1p(len(_LIST_MARKER.findall(response))),
     ]
 

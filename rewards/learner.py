@@ -206,7 +206,7 @@ def learner_predict(artifact: dict, items: list[dict]) -> dict:
         predicted = np.clip(predicted, 0.0, 1.0).reshape(len(items), members, len(TARGETS))
         return {
             "reward": predicted[:, :, 0].mean(axis=1),
-            "uncertainty": np.minimum(1.0, artifact["uncertainty_scale"] * predicted[:, :, 0].std(axis=1)),
+            "uncertainty": np.minimum(1.0, artifact.get("uncertainty_scale", 1.0) * predicted[:, :, 0].std(axis=1)),
             "dimensions": predicted[:, :, 1:].mean(axis=1),
         }
     rewards = _sigmoid(_utility(artifact, x) - artifact["utility_center"])

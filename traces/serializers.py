@@ -65,6 +65,11 @@ TRACE_TEXT_FIELDS = ("user_message", "final_response")
 TRACE_JSON_FIELDS = ("context", "selected_tools", "tool_calls")
 
 
+# Key under which trace_input_check hands the service the JSON it already encoded (context, selected_tools)
+# so a clean trace is not encoded twice.
+ENCODED_JSON = "_encoded_json"
+
+
 class TraceTooLarge(Exception):
     """A field of a trace is over INGEST_MAX_FIELD_CHARS."""
 
@@ -185,16 +190,32 @@ def trace_input_check(data) -> tuple[dict, dict, list[str]]:
         value = data.get(name)
         if isinstance(value, str) and len(value) > limit:
             raise TraceTooLarge(name, len(value), limit)
+    encoded = {}
     for name in TRACE_JSON_FIELDS:
         value = data.get(name)
         if isinstance(value, dict | list) and value:
-            size = len(json.dumps(value, ensure_ascii=False))
-            if size > limit:
-                raise TraceTooLarge(name, size, limit)
+            encoded[name] = json.dumps(value, ensure_ascii=False)
+            if len(encoded[name]) > limit:
+                raise TraceTooLarge(name, len(encoded[name]), limit)
     clean, errors, ignored = _check_object(TRACE_FIELDS, data)
+    ignored += _ignored_tool_call_fields(data.get("tool_calls"))
     if not errors:
         clean.setdefault("occurred_at", timezone.now())
+        # tool_calls are rebuilt by the check (defaults filled in), so only these pass through unchanged.
+        clean[ENCODED_JSON] = {name: encoded[name] for name in ("context", "selected_tools") if name in encoded}
     return clean, errors, ignored
+
+
+def _ignored_tool_call_fields(calls) -> list[str]:
+    if not isinstance(calls, list):
+        return []
+    return [
+        f"tool_calls[{index}].{name}"
+        for index, call in enumerate(calls)
+        if isinstance(call, dict)
+        for name in call
+        if name not in TOOL_CALL_FIELDS
+    ]
 
 
 # --- DRF serializers: the same table, for the OpenAPI schema -----------------

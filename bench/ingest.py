@@ -291,9 +291,8 @@ def copy_same_rows(url: str) -> tuple[int, float]:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        columns = [row[0] for row in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'traces_trace' ORDER BY ordinal_position"
-        )]  # fmt: skip
+        query = "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position"
+        columns = [row[0] for row in conn.execute(query, ["traces_trace"])]
         select = ", ".join(f'"{column}"::text' for column in columns)
         rows = conn.execute(f"SELECT {select} FROM traces_trace ORDER BY id").fetchall()
         conn.execute("TRUNCATE traces_trace CASCADE")

@@ -120,3 +120,20 @@ def test_run_eval_runs_every_suite_then_the_gate_and_records_it_on_the_experimen
     training_run.refresh_from_db()
     assert training_run.gate["passed"] is True
     assert set(training_run.eval_scores) == {s["name"] for s in zeke_suites()}
+
+
+def test_with_an_active_reward_model_the_win_rate_is_judged_by_it(oracle, candidate, baseline, active_reward_model):
+    oracle.wrong_tool_models.add(candidate.model_id)
+
+    run = eval_run(policy=candidate, suite=EvalSuite.objects.get(name="zeke-tools"), baseline=baseline)
+
+    assert run.scores["win_rate_judges"] == {"grader": 0, "reward_model": 12, "pass_fail": 0}
+    assert run.scores["win_rate_note"] == ""
+    assert 0.0 <= run.scores["win_rate"] <= 1.0
+
+
+def test_a_grader_case_is_judged_by_the_grader(oracle, candidate, baseline):
+    run = eval_run(policy=candidate, suite=EvalSuite.objects.get(name="zeke-regression"), baseline=baseline)
+
+    assert run.scores["win_rate_judges"]["grader"] == 1
+    assert run.results.get(case__key="bulk-delete-confirm").passed

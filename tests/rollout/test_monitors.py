@@ -152,3 +152,14 @@ def test_a_lower_reward_model_win_rate_rolls_back(rollout, traces, active_reward
     assert check.metrics["candidate"]["win_rate"] < 0.1
     assert check.decision == "rollback"
     assert check.reason.startswith("online monitor: win-rate 0.")
+
+
+def test_in_shadow_mode_shadow_replies_are_the_candidate_arm(rollout, traces):
+    Rollout.objects.filter(pk=rollout.pk).update(state=RolloutState.SHADOW, traffic_percent=0)
+    traces.make(rollout, "baseline", 300, policy_id="b", error_rate=0.05, seed=11)
+    traces.make(rollout, "shadow", 300, policy_id="c", error_rate=0.3, seed=12)
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert check.metrics["candidate"]["n"] == 300
+    assert check.decision == "rollback"

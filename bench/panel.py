@@ -59,7 +59,7 @@ def _fill(agent_id: int) -> None:
             SELECT %s, 'chat', 'bench-' || n, 'conv-' || (n / 3), '', '{{}}', '["calendar.create"]', '[]',
                 '', 200 + n %% 900,
                 CASE WHEN n %% 17 = 0 THEN '["tool_error"]'::jsonb ELSE '[]'::jsonb END,
-                'ft:zeke-base', NULL, CASE WHEN n %% 50 = 0 THEN 'candidate' ELSE '' END,
+                'ft:zeke-base', NULL, CASE WHEN n %% 50 = 1 THEN 'candidate' ELSE '' END,
                 ({categories})[1 + n %% 6], now() - (n * interval '2.6 seconds'), now(), 0,
                 CASE WHEN n %% 10 = 0 THEN 'dropped' ELSE 'eligible' END, '', '', now(), NULL, md5(n::text),
                 'Please move my ' || n || ' o''clock with <PERSON> to Friday and tell her.',

@@ -226,7 +226,16 @@ class RewardEvent(models.Model):
                 name="reward_event_unique_model_score",
             ),
         ]
-        indexes = [models.Index(fields=["trace", "source"], name="reward_event_trace_source")]
+        indexes = [
+            models.Index(fields=["trace", "source"], name="reward_event_trace_source"),
+            # The queue build asks for the newest model version and its least certain traces.
+            models.Index(fields=["source", "created_at"], name="reward_event_source_time"),
+            models.Index(
+                fields=["reward_model_version", "uncertainty"],
+                condition=Q(source="model"),
+                name="reward_event_model_uncertainty",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.source} reward {self.reward:.3f} for trace {self.trace_id}"

@@ -212,12 +212,18 @@ def realistic_trace(rng: random.Random, n: int, start: datetime) -> dict:
         ]
         reply = f"Noted: {person} {fact}. I'll bring it up the next time you schedule something with them."
         category = "memory"
+    if kind in (1, 2, 4):
+        reply += " Anything else you want me to take care of while I'm at it?"
     return {
         "external_id": f"bench-{n:07d}",
         "conversation_id": f"conv-{n // 4:06d}",
         "user_message": message,
         "context": {"timezone": "America/Chicago", "locale": "en-US", "channel": rng.choice(["ios", "web", "sms"]),
-                    "user": "nate", "history": [f"Earlier: asked about {rng.choice(TOPICS)}"]},
+                    "user": "nate", "device": "iPhone 15 Pro, ZEKE iOS 5.12.1",
+                    "profile": {"name": "Nate Ellis", "home_city": "Chicago", "work_hours": "09:00-18:00"},
+                    "history": [f"Earlier today: asked about {rng.choice(TOPICS)}",
+                                f"Yesterday: scheduled lunch with {rng.choice(FIRST)} {rng.choice(LAST)}",
+                                "Preference: short answers, no emoji, confirm before sending messages"]},
         "selected_tools": [call["name"] for call in calls],
         "tool_calls": calls,
         "final_response": reply,

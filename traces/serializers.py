@@ -65,8 +65,8 @@ TRACE_TEXT_FIELDS = ("user_message", "final_response")
 TRACE_JSON_FIELDS = ("context", "selected_tools", "tool_calls")
 
 
-# Key under which trace_input_check hands the service the JSON it already encoded (context, selected_tools)
-# so a clean trace is not encoded twice.
+# Key under which trace_input_check hands the service the JSON it already encoded (context, selected_tools,
+# tool_calls) so a clean trace is not encoded twice.
 ENCODED_JSON = "_encoded_json"
 
 
@@ -148,7 +148,7 @@ def _check_datetime(value):
 def _check_tool_calls(value):
     if not isinstance(value, list):
         return None, f"Must be an array of tool calls, got {_json_type(value)}."
-    calls = []
+    calls, complete = [], True
     for index, call in enumerate(value):
         if not isinstance(call, dict):
             return None, f"Item {index} must be an object {{name, args, result, error, latency_ms}}."
@@ -156,8 +156,10 @@ def _check_tool_calls(value):
         if errors:
             first_field, messages = next(iter(errors.items()))
             return None, f"Item {index}: {first_field}: {messages[0]}"
+        complete = complete and len(call) == len(TOOL_CALL_FIELDS) == len(clean)
         calls.append(clean)
-    return calls, None
+    # Calls that already had exactly the five fields pass through as posted (so their JSON encoding can be reused).
+    return (value if complete else calls), None
 
 
 def _check_object(specs: dict, data: dict):
@@ -201,8 +203,8 @@ def trace_input_check(data) -> tuple[dict, dict, list[str]]:
     ignored += _ignored_tool_call_fields(data.get("tool_calls"))
     if not errors:
         clean.setdefault("occurred_at", timezone.now())
-        # tool_calls are rebuilt by the check (defaults filled in), so only these pass through unchanged.
-        clean[ENCODED_JSON] = {name: encoded[name] for name in ("context", "selected_tools") if name in encoded}
+        # Only what passed through unchanged: tool calls missing a field were rebuilt with defaults.
+        clean[ENCODED_JSON] = {name: text for name, text in encoded.items() if clean[name] is data[name]}
     return clean, errors, ignored
 
 

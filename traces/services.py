@@ -86,7 +86,7 @@ def _trace_values(*, agent: Agent, data: dict) -> tuple[dict, dict, int]:
     values = {name: data[name] for name in _INPUT_FIELDS}
     encoded = dict(data.get(ENCODED_JSON) or {})
     for name in ("context", "tool_calls"):
-        if name not in encoded:
+        if name not in encoded and values[name]:
             encoded[name] = json.dumps(values[name], ensure_ascii=False)
     secrets_found = 0
     if secrets_may_contain("\n".join((values["user_message"], values["final_response"], *encoded.values()))):

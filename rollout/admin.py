@@ -8,6 +8,16 @@ from rollout.services import rollout_rollback
 from zeke_rft.errors import ApplicationError
 
 
+@admin.action(description="Release quarantined traces of selected policies back to training")
+def release_traces_action(modeladmin, request, queryset):
+    from traces.services import traces_release
+
+    for policy in queryset:
+        released = traces_release(policy_id=policy.model_id, user=request.user)
+        released += traces_release(policy_id=str(policy.pk), user=request.user)
+        modeladmin.message_user(request, f"{policy.model_id}: {released} traces released.", messages.SUCCESS)
+
+
 @admin.register(Policy)
 class PolicyAdmin(SimpleHistoryAdmin):
     list_display = ["model_id", "modality", "status", "parent", "training_run", "created_at"]
@@ -15,6 +25,7 @@ class PolicyAdmin(SimpleHistoryAdmin):
     search_fields = ["model_id"]
     # Status changes go through rollouts so history and the single-active rule hold.
     readonly_fields = ["status", "created_at"]
+    actions = [release_traces_action]
 
 
 class EvalCaseInline(admin.TabularInline):

@@ -234,3 +234,16 @@ def test_commands_turn_refusals_into_a_clear_error(canary):
         call_command("rollback", str(canary.pk), "--reason", "again")
     with pytest.raises(CommandError, match="only a canary can be promoted"):
         call_command("rollout_step", "promote", str(canary.pk))
+
+
+def test_a_reviewer_releases_the_quarantined_traces_from_the_admin(canary, traces, client):
+    _candidate_traces(traces, canary)
+    rollout_rollback(rollout=canary, reason="bad replies")
+    assert traces_eligible().count() == 0
+    client.force_login(get_user_model().objects.create_superuser("admin", password="pw"))
+
+    client.post(
+        "/admin/rollout/policy/", {"action": "release_traces_action", "_selected_action": [canary.candidate_id]}
+    )
+
+    assert traces_eligible().count() == 6

@@ -81,3 +81,13 @@ def test_unscrubbed_traces_are_never_sent_to_reviewers(shadow, traces):
     traces.make(shadow, "shadow", 2, policy_id="c")
 
     assert disagreements_sample(rollout=shadow) == {"pairs": 0, "added": 0, "scored_by": None}
+
+
+def test_the_command_samples_every_running_rollout(shadow, traces, capsys):
+    from django.core.management import call_command
+
+    _pairs(traces, shadow, 2, shadow_reply=BAD_REPLY)
+
+    call_command("sample_disagreements")
+
+    assert f"rollout {shadow.pk}: 2 pairs, 2 queued (by text_dissimilarity" in capsys.readouterr().out

@@ -137,3 +137,23 @@ def test_a_grader_case_is_judged_by_the_grader(oracle, candidate, baseline):
 
     assert run.scores["win_rate_judges"]["grader"] == 1
     assert run.results.get(case__key="bulk-delete-confirm").passed
+
+
+def test_run_eval_takes_one_suite_and_an_explicit_baseline(oracle, candidate, baseline, capsys):
+    from rollout.models import EvalRun, Policy
+
+    other = Policy.objects.create(model_id="gpt-4.1", modality="chat")
+
+    call_command("run_eval", "--policy", candidate.model_id, "--suite", "zeke-refusal", "--baseline", "gpt-4.1")
+
+    out = capsys.readouterr().out
+    assert "zeke-refusal: pass rate 1.0 (threshold 0.9), refusal 1.0, over-refusal 0.0" in out
+    assert "gate" not in out
+    assert EvalRun.objects.get().baseline == other
+
+
+def test_run_eval_names_an_unknown_suite(oracle, candidate):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no eval suite named nope"):
+        call_command("run_eval", "--policy", candidate.model_id, "--suite", "nope")

@@ -1,11 +1,15 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from labeling.access import user_can_review
 from rewards.evaluation import DOMAINS
+from rewards.models import RewardModel
 from rewards.plots import DOMAIN_COLORS, scatter_svg
 from rewards.selectors import agreement_checks_for, reward_model_active, reward_models_list
+from rewards.services import reward_model_promote, reward_model_retire
 
 
 def _require_reviewer(request):
@@ -42,3 +46,30 @@ def reward_model_detail(request, version):
         "history": reward_model.history.select_related("history_user").order_by("-history_date")[:20],
     }
     return render(request, "rewards/detail.html", context)
+
+
+def _require_staff(request):
+    if not (request.user.is_active and request.user.is_staff):
+        raise PermissionDenied("staff only")
+
+
+@login_required
+@require_POST
+def reward_model_promote_view(request, version):
+    _require_staff(request)
+    reward_model = get_object_or_404(RewardModel, version=version)
+    reason = request.POST.get("reason", "").strip() or f"promoted on the version page by {request.user}"
+    reward_model_promote(reward_model=reward_model, user=request.user, reason=reason)
+    messages.success(request, f"{version} is now the active reward model.")
+    return redirect("rewards:detail", version=version)
+
+
+@login_required
+@require_POST
+def reward_model_retire_view(request, version):
+    _require_staff(request)
+    reward_model = get_object_or_404(RewardModel, version=version)
+    reason = request.POST.get("reason", "").strip() or f"retired on the version page by {request.user}"
+    reward_model_retire(reward_model=reward_model, user=request.user, reason=reason)
+    messages.success(request, f"{version} is retired.")
+    return redirect("rewards:detail", version=version)

@@ -112,3 +112,45 @@ def test_the_list_page_runs_a_fixed_number_of_queries(staff_client, labels, djan
 
     with django_assert_num_queries(4):
         staff_client.get("/rewards/")
+
+
+def test_staff_promote_a_candidate_from_its_page_with_a_reason(staff_client, labels):
+    labels.labeled(40)
+    first = reward_model_train()[0]
+    labels.labeled(3)
+    second = reward_model_train(promote=False)[0]
+
+    response = staff_client.post(f"/rewards/{second.version}/promote", {"reason": "better on spot checks"})
+
+    assert response.status_code == 302 and response["Location"] == f"/rewards/{second.version}/"
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert (first.status, second.status) == ("retired", "active")
+    assert second.status_reason == "better on spot checks"
+    assert second.history.first().history_change_reason == "promoted: better on spot checks"
+
+
+def test_staff_retire_a_version_from_its_page(staff_client, trained):
+    staff_client.post(f"/rewards/{trained.version}/retire", {"reason": ""})
+
+    trained.refresh_from_db()
+    assert trained.status == "retired"
+    assert trained.status_reason == "retired on the version page by admin"
+
+
+def test_reviewers_who_are_not_staff_cannot_promote(client, labels, reviewer):
+    from labeling.access import reviewers_group
+
+    labels.labeled(40)
+    reward_model = reward_model_train(promote=False)[0]
+    reviewer.groups.add(reviewers_group())
+    client.force_login(reviewer)
+
+    assert client.get(f"/rewards/{reward_model.version}/").status_code == 200
+    assert client.post(f"/rewards/{reward_model.version}/promote").status_code == 403
+    reward_model.refresh_from_db()
+    assert reward_model.status == "candidate"
+
+
+def test_promote_answers_405_to_a_get(staff_client, trained):
+    assert staff_client.get(f"/rewards/{trained.version}/promote").status_code == 405

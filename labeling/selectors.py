@@ -63,8 +63,15 @@ def label_task_next_pending(positions: list[tuple[int, int, str]], task_id: int)
     return next((task for task, _, status in ordered if status == TaskStatus.PENDING and task != task_id), None)
 
 
-def label_task_for_item(*, task_id: int) -> LabelTask | None:
-    return LabelTask.objects.select_related("queue", "trace").filter(pk=task_id).first()
+# Raw (unscrubbed) trace columns are never even loaded into the panel.
+_RAW_TRACE_FIELDS = ("user_message", "context", "tool_calls", "final_response", "drop_detail")
+
+
+def label_task_for_item(*, task_id: int, with_trace: bool = True) -> LabelTask | None:
+    tasks = LabelTask.objects.filter(pk=task_id)
+    if with_trace:
+        tasks = tasks.select_related("trace").defer(*(f"trace__{name}" for name in _RAW_TRACE_FIELDS))
+    return tasks.first()
 
 
 def scorecard_for(*, trace_id: int, user) -> ScoreCard | None:

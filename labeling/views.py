@@ -128,14 +128,16 @@ def _dimension(name: str, spec: dict, value: str, errors) -> dict:
 
 
 def _render_item(request, task, *, status=200, **forms):
+    if "trace" not in task._state.fields_cache:  # loaded without its trace (a submission with errors)
+        task = selectors.label_task_for_item(task_id=task.pk)
     template = "labeling/partials/item.html" if _partial_only(request) else "labeling/item.html"
     response = render(request, template, _item_context(request, task, **forms), status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-def _load_task(request, task_id):
-    task = selectors.label_task_for_item(task_id=task_id)
+def _load_task(request, task_id, *, with_trace=True):
+    task = selectors.label_task_for_item(task_id=task_id, with_trace=with_trace)
     if task is None:
         raise Http404("No such item")
     if task.reviewer_id not in (None, request.user.pk):
@@ -165,7 +167,8 @@ def _see_other(url):
 
 @reviewer_required
 def item(request, task_id: int):
-    task = _load_task(request, task_id)
+    # A submission needs the trace only to re-render errors, so it is loaded lazily then.
+    task = _load_task(request, task_id, with_trace=request.method != "POST")
     if request.method != "POST":
         services.label_task_open(task=task)
         return _render_item(request, task)
@@ -189,7 +192,7 @@ def item(request, task_id: int):
 
 @reviewer_required
 def skip(request, task_id: int):
-    task = _load_task(request, task_id)
+    task = _load_task(request, task_id, with_trace=False)
     if request.method != "POST":
         return _see_other(reverse("labeling:item", args=[task.pk]))
     skip_form = SkipForm(request.POST)

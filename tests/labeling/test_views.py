@@ -257,3 +257,22 @@ def test_an_ab_item_stays_visible_after_the_reviewer_scored_the_same_trace(revie
     services.label_tasks_add(trace_ids=[trace.pk], reason="disagreement", kind="preference", pairs={trace.pk: pair})
     task = trace.label_tasks.get()
     assert f'href="/review/item/{task.pk}/"' in reviewer_client.get("/review/").content.decode()
+
+
+def test_the_panel_never_loads_raw_trace_text(reviewer_client, queued):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    task = queued(3)[0]
+    with CaptureQueriesContext(connection) as captured:
+        reviewer_client.get(f"/review/item/{task.pk}/")
+        reviewer_client.post(f"/review/item/{task.pk}/", _form(success=""), headers={"HX-Request": "true"})
+    trace_selects = [
+        q["sql"]
+        for q in captured.captured_queries
+        if 'FROM "labeling_labeltask"' in q["sql"] and "traces_trace" in q["sql"]
+    ]
+    assert trace_selects
+    assert not any(
+        '"traces_trace"."user_message"' in sql or '"traces_trace"."final_response"' in sql for sql in trace_selects
+    )

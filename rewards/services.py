@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from labeling.services import label_tasks_add, preference_import, reward_events_record_model
 from rewards import evaluation, features, learner
-from rewards.artifacts import artifact_load, artifact_write
+from rewards.artifacts import ArtifactIntegrityError, artifact_load, artifact_write
 from rewards.models import AgreementCheck, RewardModel, RewardModelStatus
 from rewards.selectors import (
     model_human_pairs,
@@ -99,7 +99,6 @@ def reward_model_train(
     artifact = learner.learner_fit(cards=examples["train_cards"], pairs=examples["train_pairs"], hyperparameters=hyper)
     fit_seconds = (timezone.now() - started).total_seconds()
     metrics = evaluation.evaluate(artifact, cards=examples["test_cards"], pairs=examples["test_pairs"])
-    metrics["fit_seconds"] = round(fit_seconds, 3)
     version = _version_for(data_hash)
     key, sha256 = artifact_write(version=version, artifact=artifact)
     reward_model = RewardModel(
@@ -108,7 +107,7 @@ def reward_model_train(
         feature_set=features.FEATURE_SET,
         hyperparameters=hyper,
         training_data_hash=data_hash,
-        training_counts=_training_counts(examples),
+        training_counts={**_training_counts(examples), "fit_seconds": round(fit_seconds, 3)},
         metrics=metrics,
         artifact_key=key,
         artifact_sha256=sha256,
@@ -146,10 +145,16 @@ def reward_model_consider(*, reward_model: RewardModel, user=None, examples: dic
         return True
     examples = examples or reward_training_examples()
     mine = reward_model_evaluate(reward_model=reward_model, examples=examples)
-    theirs = reward_model_evaluate(reward_model=active, examples=examples)
     metric, my_value = evaluation.primary_metric(mine)
-    their_value = theirs["overall"].get(metric)
+    try:
+        their_value = reward_model_evaluate(reward_model=active, examples=examples)["overall"].get(metric)
+        problem = ""
+    except ArtifactIntegrityError as exc:
+        # An active model that cannot be loaded loses to any candidate that can.
+        their_value, problem = None, exc.message
     comparison = {"against": active.version, "metric": metric, "candidate": my_value, "active": their_value}
+    if problem:
+        comparison["active_error"] = problem
     if my_value is not None and (their_value is None or my_value > their_value):
         reward_model.metrics = {**reward_model.metrics, "comparison": comparison}
         reward_model_promote(

@@ -190,3 +190,16 @@ def test_it_trains_from_preferences_alone(labels):
     assert reward_model.metrics["overall"]["pairwise_accuracy"] is not None
     [prediction] = reward_model_predict(items=[{"final_response": "hi"}])
     assert 0 <= prediction["reward"] <= 1
+
+
+def test_it_promotes_over_an_active_model_whose_artifact_is_corrupt(labels):
+    labels.labeled(40)
+    broken, _ = reward_model_train()
+    get_storage().write_bytes(broken.artifact_key, b"garbage")
+    artifact_cache_clear()
+    labels.labeled(3)
+
+    replacement, _ = reward_model_train()
+
+    assert replacement.status == "active"
+    assert "fails its sha256 check" in replacement.metrics["comparison"]["active_error"]

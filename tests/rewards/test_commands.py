@@ -111,3 +111,15 @@ def test_it_evaluates_the_active_model_on_the_held_out_split(labels):
 def test_it_needs_an_active_model_or_a_version_to_evaluate():
     with pytest.raises(CommandError, match="no reward model is active"):
         call_command("evaluate_reward_model", stdout=StringIO())
+
+
+def test_it_reports_bad_lines_of_the_pairs_file_and_scores_the_good_ones(labels, tmp_path):
+    labels.preferences(60)
+    call_command("train_reward_model", stdout=StringIO())
+    path = _write_jsonl(tmp_path / "eval.jsonl", [PAIRS[0], {"prompt": "p", "rejected": "r"}])
+    stdout, stderr = StringIO(), StringIO()
+
+    call_command("evaluate_reward_model", "--pairs", str(path), stdout=stdout, stderr=stderr)
+
+    assert "eval.jsonl:2: field 'chosen' is missing (skipped)" in stderr.getvalue()
+    assert "on 1 pairs" in stdout.getvalue()

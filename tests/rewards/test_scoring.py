@@ -141,3 +141,16 @@ def test_the_weekly_job_reports_when_there_are_not_enough_labels(db):
 
     assert summary["trained"] is None
     assert "not enough labels" in summary["skipped"]
+
+
+def test_the_weekly_job_checks_agreement_and_queues_spot_checks_for_the_active_model(labels, active_model, settings):
+    settings.REWARD_SPOT_CHECK_SIZE = 2
+    labels.unlabeled(4)
+    traces_score()
+
+    summary = train_reward_model_weekly()
+
+    assert summary["spot_checks"] == 2
+    assert summary["agreement"] == {"n": 0, "spearman": None, "alert": False}
+    assert AgreementCheck.objects.filter(reward_model=active_model).count() == 1
+    assert summary["trained"]["version"] == active_model.version and summary["trained"]["created"] is False

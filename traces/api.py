@@ -62,6 +62,8 @@ def _read_json(request):
         raise ParseError("Malformed JSON: the body is not valid UTF-8.")
     except json.JSONDecodeError as exc:
         raise ParseError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos}).")
+    except RecursionError:
+        raise ParseError("Malformed JSON: nested too deeply.")
 
 
 def _too_large_message(size: int, limit: int) -> str:

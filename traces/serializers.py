@@ -108,7 +108,7 @@ def _check_value(spec: FieldSpec, value):
             return None, "May not be blank."
         if spec.max_length is not None and len(value) > spec.max_length:
             return None, f"At most {spec.max_length} characters (got {len(value)})."
-        return value, None
+        return value, _unstorable(value)
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             return None, f"Must be an integer, got {_json_type(value)}."
@@ -127,6 +127,8 @@ def _check_value(spec: FieldSpec, value):
                 return None, f"Item {index} must be a string, got {_json_type(item)}."
             if len(item) > spec.max_length:
                 return None, f"Item {index} is longer than {spec.max_length} characters."
+            if error := _unstorable(item):
+                return None, f"Item {index}: {error}"
         return value, None
     if kind == "datetime":
         return _check_datetime(value)
@@ -193,19 +195,78 @@ def trace_input_check(data) -> tuple[dict, dict, list[str]]:
         if isinstance(value, str) and len(value) > limit:
             raise TraceTooLarge(name, len(value), limit)
     encoded = {}
+    storage_errors = {}
     for name in TRACE_JSON_FIELDS:
         value = data.get(name)
         if isinstance(value, dict | list) and value:
-            encoded[name] = json.dumps(value, ensure_ascii=False)
+            try:
+                encoded[name] = json.dumps(value, ensure_ascii=False)
+            except RecursionError:
+                storage_errors[name] = ["Nested too deeply."]
+                continue
             if len(encoded[name]) > limit:
                 raise TraceTooLarge(name, len(encoded[name]), limit)
+            if error := _unstorable(encoded[name], value) or _too_deep(encoded[name]):
+                storage_errors[name] = [error]
     clean, errors, ignored = _check_object(TRACE_FIELDS, data)
+    errors.update(storage_errors)
     ignored += _ignored_tool_call_fields(data.get("tool_calls"))
     if not errors:
         clean.setdefault("occurred_at", timezone.now())
         # Only what passed through unchanged: tool calls missing a field were rebuilt with defaults.
         clean[ENCODED_JSON] = {name: text for name, text in encoded.items() if clean[name] is data[name]}
     return clean, errors, ignored
+
+
+MAX_JSON_DEPTH = 32
+
+
+def _unstorable(text: str, json_value=None) -> str | None:
+    """Why PostgreSQL could not store `text` (NUL characters, lone surrogates), or None.
+
+    For a JSON field `text` is its encoding, where a NUL shows as the escape \\u0000.
+    """
+    if "\x00" in text or ("\\u0000" in text and _contains_nul(json_value)):
+        return "Contains a NUL character (\\u0000), which cannot be stored."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Contains an unpaired surrogate (\\ud800-\\udfff), which is not valid Unicode."
+    return None
+
+
+def _contains_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def _too_deep(encoded: str) -> str | None:
+    """Nesting deeper than MAX_JSON_DEPTH (the scanners walk JSON recursively). Counted only when it could be."""
+    if encoded.count("[") + encoded.count("{") <= MAX_JSON_DEPTH:
+        return None
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in encoded:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return f"Nested deeper than {MAX_JSON_DEPTH} levels." if deepest > MAX_JSON_DEPTH else None
 
 
 def _ignored_tool_call_fields(calls) -> list[str]:

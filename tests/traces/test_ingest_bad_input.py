@@ -261,3 +261,49 @@ def test_a_logged_in_admin_without_a_token_is_a_401(admin_client):
     response = admin_client.post(URL, data=json.dumps(trace_payload()), content_type="application/json")
 
     assert response.status_code == 401
+
+
+# --- text the database cannot store ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("user_message", "hello\u0000world", "Contains a NUL character"),
+        ("context", {"note": "a\u0000b"}, "Contains a NUL character"),
+        ("flags", ["ok\u0000"], "Item 0: Contains a NUL character"),
+        ("final_response", "broken \ud800 pair", "Contains an unpaired surrogate"),
+        ("tool_calls", [{"name": "x", "args": {"q": "\udfff"}}], "Contains an unpaired surrogate"),
+    ],
+)
+def test_text_that_cannot_be_stored_is_a_400_not_a_500(agent_client, field, value, message):
+    response = post(agent_client, json.dumps(trace_payload(**{field: value})))
+
+    assert response.status_code == 400
+    assert response.json()["results"][0]["errors"][field][0].startswith(message)
+
+
+def test_a_literal_backslash_u0000_is_ordinary_text(agent_client):
+    response = post(agent_client, trace_payload(context={"code": "printf('\\u0000')"}))
+
+    assert response.status_code == 201
+
+
+def test_json_nested_too_deeply_in_a_field_is_a_400(agent_client):
+    deep: dict = {}
+    node = deep
+    for _ in range(40):
+        node["a"] = {}
+        node = node["a"]
+
+    response = post(agent_client, trace_payload(context=deep))
+
+    assert response.status_code == 400
+    assert response.json()["results"][0]["errors"]["context"] == ["Nested deeper than 32 levels."]
+
+
+def test_a_body_nested_beyond_the_parser_is_a_400(agent_client):
+    response = post(agent_client, "[" * 100_000 + "]" * 100_000)
+
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]

@@ -276,3 +276,18 @@ def test_the_panel_never_loads_raw_trace_text(reviewer_client, queued):
     assert not any(
         '"traces_trace"."user_message"' in sql or '"traces_trace"."final_response"' in sql for sql in trace_selects
     )
+
+
+def test_the_plain_html_form_carries_a_working_csrf_token(reviewer, queued):
+    import re
+
+    from django.test import Client
+
+    tasks = queued(3)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(reviewer)
+    page = client.get(f"/review/item/{tasks[0].pk}/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert client.post(f"/review/item/{tasks[0].pk}/", _form()).status_code == 403  # no token
+    response = client.post(f"/review/item/{tasks[0].pk}/", {**_form(), "csrfmiddlewaretoken": token})
+    assert response.status_code == 303

@@ -1,6 +1,8 @@
 import csv
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -24,8 +26,23 @@ def export_csv(modeladmin, request, queryset):
 export_csv.short_description = "Export selected as CSV"
 
 
+class RubricAdminForm(forms.ModelForm):
+    class Meta:
+        model = Rubric
+        fields = ("name", "active", "dimensions")
+
+    def clean_dimensions(self):
+        dimensions = self.cleaned_data["dimensions"]
+        try:
+            services.rubric_validate_dimensions(dimensions)
+        except ValidationError as error:
+            raise forms.ValidationError(error.message_dict.get("dimensions", error.messages))
+        return dimensions
+
+
 @admin.register(Rubric)
 class RubricAdmin(SimpleHistoryAdmin):
+    form = RubricAdminForm
     list_display = ("name", "version", "active", "updated_at")
     list_filter = ("active",)
     readonly_fields = ("version", "created_at", "updated_at")

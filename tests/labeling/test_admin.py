@@ -85,3 +85,17 @@ def test_score_cards_are_read_only_in_admin(admin_client_logged, scored):
     client, _ = admin_client_logged
     client.post(f"/admin/labeling/scorecard/{scored[0].pk}/change/", {"success": 1})
     assert ScoreCard.objects.get(pk=scored[0].pk).success == 4
+
+
+def test_a_rubric_with_a_missing_anchor_is_a_form_error_in_admin(admin_client_logged):
+    client, _ = admin_client_logged
+    rubric = services.rubric_active()
+    dimensions = json.loads(json.dumps(rubric.dimensions))
+    del dimensions["safety"]["anchors"]["3"]
+    response = client.post(
+        f"/admin/labeling/rubric/{rubric.pk}/change/",
+        {"name": rubric.name, "active": "on", "dimensions": json.dumps(dimensions)},
+    )
+    assert response.status_code == 200
+    assert "safety: anchors must have keys 1–5" in response.content.decode()
+    assert Rubric.objects.get(pk=rubric.pk).version == 1

@@ -6,6 +6,8 @@ filter_run() is safe to rerun and to run concurrently:
   two runs never take the same trace and a trace another run has finished is no longer pending;
 - each batch is one transaction: traces, their scrubbed copies and the run's counts are written
   together, so a crash leaves every trace either untouched (still "received") or fully processed;
+  a batch that raises is redone one trace per transaction, so a trace that cannot be processed
+  (a poison trace) stays "received", is named in the run's error (status failed), and blocks no other;
 - duplicates are checked under a transaction-level advisory lock per dedupe key (PostgreSQL),
   so two runs cannot both keep the same prompt/response.
 A dry run reads the same traces, computes the same verdicts and counts, writes nothing to traces
@@ -162,23 +164,52 @@ def filter_run(
     started = time.monotonic()
     condition = _pending(day=day, refilter=refilter)
     last_id = 0
+    failures: list[tuple[int, str]] = []
+
+    def claim(after: int, limit: int, only: int | None = None) -> list[Trace]:
+        queryset = Trace.objects.filter(condition, pk__gt=after).order_by("pk")
+        if only is not None:
+            queryset = queryset.filter(pk=only)
+        if refilter:
+            queryset = queryset.filter(Q(filter_run__isnull=True) | ~Q(filter_run=run))
+        if not dry_run:
+            queryset = queryset.select_for_update(skip_locked=True, of=("self",))
+        return list(queryset[:limit])
+
+    def process(batch: list[Trace]) -> None:
+        counts = _process_batch(batch, run=run, dry_run=dry_run, enabled=enabled, now=timezone.now())
+        _add_counts(run, counts)
+        run.duration_ms = int((time.monotonic() - started) * 1000)
+        run.save(update_fields=["processed", "eligible", "dropped", "counts", "duration_ms"])
+
     try:
         while True:
-            now = timezone.now()
-            with transaction.atomic():
-                queryset = Trace.objects.filter(condition, pk__gt=last_id).order_by("pk")
-                if refilter:
-                    queryset = queryset.filter(Q(filter_run__isnull=True) | ~Q(filter_run=run))
-                if not dry_run:
-                    queryset = queryset.select_for_update(skip_locked=True, of=("self",))
-                batch = list(queryset[: _batch_size()])
-                if not batch:
-                    break
+            batch: list[Trace] = []
+            try:
+                with transaction.atomic():
+                    batch = claim(last_id, _batch_size())
+                    if not batch:
+                        break
+                    process(batch)
                 last_id = batch[-1].pk
-                counts = _process_batch(batch, run=run, dry_run=dry_run, enabled=enabled, now=now)
-                _add_counts(run, counts)
-                run.duration_ms = int((time.monotonic() - started) * 1000)
-                run.save(update_fields=["processed", "eligible", "dropped", "counts", "duration_ms"])
+            except Exception:
+                if not batch:
+                    raise
+                run.refresh_from_db(fields=["processed", "eligible", "dropped", "counts"])
+                # one bad trace must not block the others, tonight or any night: redo the batch one
+                # trace per transaction; a trace that fails alone stays received and is reported
+                ids = [t.pk for t in batch]
+                last_id = ids[-1]
+                for pk in ids:
+                    try:
+                        with transaction.atomic():
+                            single = claim(pk - 1, 1, only=pk)
+                            if single:
+                                process(single)
+                    except Exception as exc:
+                        logger.exception("filter run %s: trace %s could not be filtered", run.pk, pk)
+                        failures.append((pk, f"{type(exc).__name__}: {exc}"))
+                        run.refresh_from_db(fields=["processed", "eligible", "dropped", "counts"])
     except BaseException as exc:
         run.status = FilterRunStatus.FAILED
         run.error = f"{type(exc).__name__}: {exc}"[:2000]
@@ -187,10 +218,16 @@ def filter_run(
         run.save(update_fields=["status", "error", "finished_at", "duration_ms"])
         logger.exception("filter run %s failed", run.pk)
         raise
-    run.status = FilterRunStatus.SUCCEEDED
+    run.status = FilterRunStatus.FAILED if failures else FilterRunStatus.SUCCEEDED
+    if failures:
+        ids = ", ".join(str(pk) for pk, _ in failures[:50])
+        run.error = (
+            f"{len(failures)} trace(s) could not be filtered and stay received (ids {ids}); "
+            f"first error: {failures[0][1]}"
+        )[:2000]
     run.finished_at = timezone.now()
     run.duration_ms = int((time.monotonic() - started) * 1000)
-    run.save(update_fields=["status", "finished_at", "duration_ms"])
+    run.save(update_fields=["status", "error", "finished_at", "duration_ms"])
     logger.info(
         "filter run %s%s: %s processed, %s eligible, %s dropped %s",
         run.pk,

@@ -756,12 +756,16 @@ def _has_street_nearby(text: str, start: int, end: int) -> bool:
 # --- the engine -------------------------------------------------------------------------
 
 _LETTER_RE = re.compile(r"[^\W\d_]")
+NER_MAX_CHARS = 200_000  # longer strings skip NER
+CACHE_MAX_CHARS = 10_000  # longer strings are not cached (they rarely repeat)
 
 
 def _wants_ner(text: str) -> bool:
     """NER reads prose: strings with letters and at least two words. Identifiers, enum values, single
     words and numbers skip it (the gazetteer name recognizer and JSON-key hints still see them)."""
     stripped = text.strip()
+    if len(stripped) > NER_MAX_CHARS:
+        return False  # pattern recognizers still read it all; spaCy would need GBs
     return bool(_LETTER_RE.search(stripped)) and any(ch.isspace() for ch in stripped)
 
 
@@ -809,6 +813,8 @@ def gated(recognizer, gate):
 
 def build_analyzer(*, nlp_engine=None):
     """Our AnalyzerEngine: packaged spaCy model, the recognizers listed in this module's docstring."""
+    import logging
+
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.predefined_recognizers import (
         CryptoRecognizer,
@@ -821,6 +827,7 @@ def build_analyzer(*, nlp_engine=None):
         UsSsnRecognizer,
     )
 
+    logging.getLogger("presidio-analyzer").setLevel(logging.WARNING)  # one INFO line per recognizer otherwise
     classes = _recognizer_classes()
     if nlp_engine is None:
         nlp_engine = _ner_only_engine_class()()
@@ -934,7 +941,8 @@ class Scrubber:
                     computed[text] = self._analyze(text, self.nlp_engine._doc_to_nlp_artifact(doc, LANGUAGE))
         with self._lock:
             for text, detections in computed.items():
-                cache[text] = detections
+                if len(text) <= CACHE_MAX_CHARS:
+                    cache[text] = detections
             while len(cache) > self.CACHE_SIZE:
                 cache.popitem(last=False)
         out.update(computed)

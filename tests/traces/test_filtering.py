@@ -185,25 +185,29 @@ def test_the_nightly_task_run_twice_has_one_effect(agent, settings):
     assert list(Trace.objects.order_by("pk").values()) == after_first
 
 
+class WorkerKilled(BaseException):
+    """Stands for the process dying (SIGTERM/SIGKILL): not an Exception, nothing catches it."""
+
+
 def test_a_crash_mid_run_leaves_each_trace_untouched_or_fully_processed(agent, settings, monkeypatch):
     settings.FILTER_BATCH_SIZE = 2
     traces = [make_trace(agent) for _ in range(5)]
     real = rules.evaluate
     calls = {"n": 0}
 
-    def crash_on_third(trace, ctx, enabled=None):
+    def killed_on_third(trace, ctx, enabled=None):
         calls["n"] += 1
         if calls["n"] == 3:
-            raise RuntimeError("worker killed")
+            raise WorkerKilled
         return real(trace, ctx, enabled)
 
-    monkeypatch.setattr(rules, "evaluate", crash_on_third)
-    with pytest.raises(RuntimeError, match="worker killed"):
+    monkeypatch.setattr(rules, "evaluate", killed_on_third)
+    with pytest.raises(WorkerKilled):
         filter_run(trigger="command")
 
     run = FilterRun.objects.get()
     assert (run.status, run.processed) == (FilterRunStatus.FAILED, 2)
-    assert "worker killed" in run.error
+    assert "WorkerKilled" in run.error
     states = [Trace.objects.get(pk=t.pk) for t in traces]
     assert [t.status for t in states] == ["eligible", "eligible", "received", "received", "received"]
     for t in states[2:]:
@@ -213,6 +217,28 @@ def test_a_crash_mid_run_leaves_each_trace_untouched_or_fully_processed(agent, s
     rerun = filter_run(trigger="command")
     assert rerun.processed == 3
     assert not Trace.objects.filter(status=TraceStatus.RECEIVED).exists()
+
+
+def test_a_poison_trace_stays_received_and_blocks_no_other(agent, settings, monkeypatch):
+    settings.FILTER_BATCH_SIZE = 3
+    traces = [make_trace(agent) for _ in range(6)]
+    poison = traces[1]
+    real = rules.evaluate
+
+    def choke_on_poison(trace, ctx, enabled=None):
+        if trace.pk == poison.pk:
+            raise ValueError("cannot parse this one")
+        return real(trace, ctx, enabled)
+
+    monkeypatch.setattr(rules, "evaluate", choke_on_poison)
+    run = filter_run(trigger="command")
+
+    assert (run.status, run.processed, run.eligible) == (FilterRunStatus.FAILED, 5, 5)
+    assert f"ids {poison.pk})" in run.error and "cannot parse this one" in run.error
+    assert Trace.objects.get(pk=poison.pk).status == TraceStatus.RECEIVED
+    assert Trace.objects.filter(status=TraceStatus.ELIGIBLE).count() == 5
+    monkeypatch.setattr(rules, "evaluate", real)
+    assert filter_run(trigger="command").processed == 1
 
 
 def test_run_filters_command_with_date_and_dry_run(agent):

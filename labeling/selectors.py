@@ -107,7 +107,7 @@ def agreement_by_dimension() -> dict:
 
 
 def reviewer_throughput() -> list[dict]:
-    """Each reviewer's items per day and median seconds per item (score cards and preferences)."""
+    """Each reviewer's score cards per day, items per day and median seconds per item."""
     per_day = (
         ScoreCard.objects.annotate(day=TruncDate("created_at"))
         .values("reviewer__username", "day")

@@ -36,15 +36,46 @@ def _call(name, args, result=None, error=None, latency_ms=200):
     return {"name": name, "args": args, "result": result, "error": error, "latency_ms": latency_ms}
 
 
+MEETINGS = ["1:1", "design review", "quarterly planning", "coffee chat", "budget sync", "interview debrief",
+            "onboarding session", "vendor call", "roadmap review", "retro", "board prep",
+            "offsite planning"]  # fmt: skip
+DAYS = ["Thursday", "Friday", "Monday", "Tuesday", "Wednesday"]
+NOTES = ["I'm running 10 minutes late", "the slides are in the shared drive", "dinner moved to 7:30",
+         "I can't make standup tomorrow", "the contract is signed", "please bring the projector adapter",
+         "my flight lands at 6:40pm", "we're meeting in the lobby instead", "happy birthday from all of us",
+         "the invoice went out this morning", "the parking garage is closed today",
+         "I'll call after the keynote"]  # fmt: skip
+INCIDENTS = [
+    ("billing-api", "restarting in prod", "OOMKilled: container exceeded memory limit 512Mi",
+     "it is OOMKilled at its 512Mi limit; raise the limit to 1Gi or fix the cache growth"),
+    ("search-indexer", "lagging behind", "consumer lag 48213 messages on partition 7",
+     "partition 7 is 48k messages behind after a rebalance; add a consumer or restart the stuck one"),
+    ("notifications", "returning 502s", "upstream connect error: connection refused (smtp-relay:587)",
+     "the SMTP relay refuses connections; its certificate expired at midnight"),
+    ("auth-gateway", "slow since the deploy", "p99 latency 2.8s on /session (was 180ms)",
+     "the new release calls the user service twice per request; roll back or enable the cache flag"),
+    ("media-transcoder", "failing health checks", "healthz timeout after 5s: GPU queue depth 311",
+     "the GPU queue is saturated; scale the node pool from 2 to 4"),
+]  # fmt: skip
+TOPICS = ["heat pumps vs gas furnaces", "the best time to visit Kyoto", "RFT vs DPO for tool use",
+          "index funds vs target-date funds", "sourdough hydration ratios", "e-bike commuting in winter",
+          "how jet lag recovery works", "solar panel payback periods", "learning piano as an adult",
+          "the new EU AI Act obligations", "composting in an apartment", "how credit scores are computed"]  # fmt: skip
+FACTS = ["is allergic to peanuts", "prefers calls after 10am", "switched to the platform team",
+         "is vegetarian", "has a standing Friday lunch with the founders", "is out on leave until March",
+         "likes the window seat", "goes by Sam, not Samantha", "is in the Lisbon office now"]  # fmt: skip
+
+
 def _scheduling(person, rng, n):
     name, email, _phone = person
-    day = rng.choice(["Thursday", "Friday", "Monday"])
+    k = n // 5
+    meeting, day = MEETINGS[k % len(MEETINGS)], DAYS[k % len(DAYS)]
     failed = (n // 5) % 3 == 2  # every third scheduling trace hits a calendar outage
     calls = [
         _call(
             "calendar.search_events",
             {"query": name.split()[0], "range": "this_week"},
-            {"events": [{"id": f"evt_{n:04x}", "title": f"1:1 with {name}", "start": "15:00"}]},
+            {"events": [{"id": f"evt_{n:04x}", "title": f"{meeting} with {name}", "start": "15:00"}]},
             latency_ms=180,
         ),
         _call(
@@ -56,7 +87,7 @@ def _scheduling(person, rng, n):
         ),
     ]
     if failed:
-        reply = f"I couldn't reach the calendar service to find a free slot with {name} on {day}. Want me to retry?"
+        reply = f"I couldn't reach the calendar to find a slot for the {meeting} with {name} on {day}. Retry?"
     else:
         calls.append(
             _call(
@@ -66,10 +97,10 @@ def _scheduling(person, rng, n):
                 latency_ms=260,
             )
         )
-        reply = f"Done — your 1:1 with {name} moved to {day} at 9:30 AM and they've been notified at {email}."
+        reply = f"Done — your {meeting} with {name} moved to {day} at 9:30 AM and they've been notified at {email}."
     return {
         "task_category": "scheduling",
-        "user_message": f"Can you move my 3pm with {name} to {day} morning?",
+        "user_message": f"Can you move my 3pm {meeting} with {name} to {day} morning?",
         "selected_tools": [c["name"] for c in calls],
         "tool_calls": calls,
         "final_response": reply,
@@ -80,13 +111,14 @@ def _scheduling(person, rng, n):
 def _messaging(person, rng, n):
     name, email, phone = person
     channel = rng.choice(["sms", "email", "slack"])
+    note = NOTES[(n // 5) % len(NOTES)]
     failed = (n // 5) % 3 == 1
     target = phone if channel == "sms" else email
     calls = [
         _call("contacts.lookup", {"name": name}, {"name": name, "email": email, "phone": phone}, latency_ms=90),
         _call(
             f"{channel}.send",
-            {"to": target, "body": "Running 10 minutes late, start without me."},
+            {"to": target, "body": note[0].upper() + note[1:] + "."},
             None if failed else {"delivered": True},
             error="RateLimited: 429 too many messages" if failed else None,
             latency_ms=300,
@@ -94,49 +126,47 @@ def _messaging(person, rng, n):
     ]
     return {
         "task_category": "communication",
-        "user_message": f"Text {name} that I'm running 10 minutes late"
-        if channel == "sms"
-        else f"Let {name} know I'm running 10 minutes late",
+        "user_message": f"Text {name} that {note}" if channel == "sms" else f"Let {name} know that {note}",
         "selected_tools": [c["name"] for c in calls],
         "tool_calls": calls,
-        "final_response": f"The message to {name} didn't go through (rate limited). I'll try again in a minute."
+        "final_response": f"The message to {name} ({note}) didn't go through: rate limited. I'll retry in a minute."
         if failed
-        else f"Sent to {name} at {target}: “Running 10 minutes late, start without me.”",
+        else f"Sent to {name} at {target}: “{note[0].upper() + note[1:]}.”",
         "flags": ["tool_error"] if failed else [],
     }
 
 
 def _ops(_person, rng, n):
-    service = rng.choice(["billing-api", "search-indexer", "notifications"])
+    service, symptom, log_line, diagnosis = INCIDENTS[(n // 5) % len(INCIDENTS)]
+    env = ("prod", "staging", "canary")[(n // 5) // len(INCIDENTS) % 3]
     slow = (n // 5) % 4 == 3
     calls = [
         _call(
             "k8s.get_pods",
-            {"namespace": "prod", "selector": f"app={service}"},
+            {"namespace": env, "selector": f"app={service}"},
             {"pods": [{"name": f"{service}-7d9f", "status": "CrashLoopBackOff", "restarts": 12}]},
             latency_ms=650,
         ),
         _call(
             "logs.tail",
             {"pod": f"{service}-7d9f", "lines": 50},
-            {"lines": ["OOMKilled: container exceeded memory limit 512Mi"]},
+            {"lines": [log_line]},
             latency_ms=31000 if slow else 820,
         ),
     ]
     return {
         "task_category": "ops",
-        "user_message": f"Why is {service} restarting in prod?",
+        "user_message": f"Why is {service} {symptom} in {env}?",
         "selected_tools": [c["name"] for c in calls],
         "tool_calls": calls,
-        "final_response": f"{service} is in CrashLoopBackOff: the container is OOMKilled at its 512Mi limit "
-        "(12 restarts). Raising the limit to 1Gi or fixing the leak should stop it. Want me to open a PR?",
+        "final_response": f"In {env}, {service}: {diagnosis}. Want me to open a change for it?",
         "latency_ms": 33000 if slow else 2400,
         "flags": ["timeout"] if slow else [],
     }
 
 
 def _research(_person, rng, n):
-    topic = rng.choice(["heat pumps vs gas furnaces", "the best time to visit Kyoto", "RFT vs DPO for tool use"])
+    topic = TOPICS[(n // 5) % len(TOPICS)]
     return {
         "task_category": "research",
         "user_message": f"Give me a quick summary on {topic}, with sources.",
@@ -159,20 +189,24 @@ def _research(_person, rng, n):
 
 def _memory(person, rng, n):
     name, _email, _phone = person
-    address = ADDRESSES[n % len(ADDRESSES)]
+    k = n // 5
+    if k % 3 == 0:  # some carry an address (PII for the filter)
+        fact = f"'s new address is {ADDRESSES[k % len(ADDRESSES)]}"
+    else:
+        fact = " " + FACTS[k % len(FACTS)]
     return {
         "task_category": "memory",
-        "user_message": f"Remember that {name.split()[0]}'s new address is {address}.",
+        "user_message": f"Remember that {name.split()[0]}{fact}.",
         "selected_tools": ["memory.write"],
         "tool_calls": [
             _call(
                 "memory.write",
-                {"key": f"contact:{name.lower().replace(' ', '_')}:address", "value": address},
+                {"key": f"contact:{name.lower().replace(' ', '_')}:notes", "value": f"{name}{fact}"},
                 {"ok": True},
                 latency_ms=45,
             )
         ],
-        "final_response": f"Got it — I'll remember {name}'s address is {address}.",
+        "final_response": f"Got it — I'll remember that {name}{fact}.",
     }
 
 
@@ -237,11 +271,11 @@ SCENARIOS = (_scheduling, _messaging, _ops, _research, _memory)
 
 
 def demo_traces(now=None) -> list[dict]:
-    """About fifty traces across the five specialist areas, spread over the last three days."""
+    """About sixty traces across the five specialist areas, spread over the last four days."""
     rng = random.Random(20261201)
     now = now or timezone.now()
     traces = []
-    for n in range(50):
+    for n in range(60):
         person = PEOPLE[n % len(PEOPLE)]
         trace = SCENARIOS[n % len(SCENARIOS)](person, rng, n)
         traces.append(trace)
@@ -254,7 +288,7 @@ def demo_traces(now=None) -> list[dict]:
             conversation_id=f"demo-conv-{n // 3:03d}",
             context={"timezone": "America/Chicago", "channel": rng.choice(["ios", "web", "sms"]), "user": "nate"},
             policy_id="gpt-4.1-mini-2025-04-14",
-            occurred_at=(now - timedelta(hours=1 + n * 1.4)).isoformat(),
+            occurred_at=(now - timedelta(hours=1 + n * 1.5)).isoformat(),
             rollout_id=None,
             arm="",
         )

@@ -226,7 +226,7 @@ def _detect_secrets_configure() -> None:
     with _configure_lock:
         if _configured:
             return
-        from detect_secrets.settings import cache_bust, configure_settings_from_baseline
+        from detect_secrets.settings import cache_bust, configure_settings_from_baseline, get_settings
 
         cache_bust()
         configure_settings_from_baseline(
@@ -235,6 +235,9 @@ def _detect_secrets_configure() -> None:
                 "filters_used": [{"path": path} for path in DETECT_SECRETS_FILTERS],
             }
         )
+        # scan_line() drops this filter on every call; drop it now so those calls never change the
+        # shared settings while another thread reads them.
+        get_settings().disable_filters("detect_secrets.filters.common.is_invalid_file")
         _configured = True
 
 

@@ -328,6 +328,7 @@ def test_two_concurrent_runs_process_every_trace_exactly_once(on_postgres, setti
         t.join(timeout=300)
 
     assert not errors
+    assert len(runs) == 2 and all(r.processed > 0 for r in runs), [r.processed for r in runs]  # both took work
     assert sum(r.processed for r in runs) == 60
     assert sum(r.dropped for r in runs) == 15 and sum(r.eligible for r in runs) == 45
     assert not Trace.objects.filter(status=TraceStatus.RECEIVED).exists()

@@ -4,17 +4,14 @@ from django.shortcuts import render
 from simple_history.admin import SimpleHistoryAdmin
 
 from rollout.models import EvalCase, EvalResult, EvalRun, EvalSuite, MonitorCheck, Policy, Rollout, RolloutState
-from rollout.services import rollout_rollback
+from rollout.services import policy_release_traces, rollout_rollback
 from zeke_rft.errors import ApplicationError
 
 
 @admin.action(description="Release quarantined traces of selected policies back to training")
 def release_traces_action(modeladmin, request, queryset):
-    from traces.services import traces_release
-
     for policy in queryset:
-        released = traces_release(policy_id=policy.model_id, user=request.user)
-        released += traces_release(policy_id=str(policy.pk), user=request.user)
+        released = policy_release_traces(policy=policy, user=request.user)
         modeladmin.message_user(request, f"{policy.model_id}: {released} traces released.", messages.SUCCESS)
 
 

@@ -11,6 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -262,7 +263,23 @@ def eval_run_all(
         suites = EvalSuite.objects.filter(name__in=suite_names)
         missing = set(suite_names) - set(suites.values_list("name", flat=True))
         if missing:
-            from django.core.exceptions import ValidationError
-
             raise ValidationError({"suite": f"no eval suite named {', '.join(sorted(missing))}"})
     return [eval_run(policy=policy, suite=suite, baseline=baseline) for suite in suites]
+
+
+def policy_evaluate(
+    *, policy: Policy, baseline: Policy | None = None, suite_names: list[str] | None = None, user=None
+) -> tuple[list[EvalRun], dict | None]:
+    """Run the suites against `policy` and `baseline` (default: the modality's active policy). When every
+    active suite ran (no `suite_names`), also decide the gate and record it on the experiment; else gate is None."""
+    from rollout.gate import gate_evaluate, gate_record
+    from rollout.models import PolicyStatus
+
+    if baseline is None:
+        baseline = Policy.objects.filter(modality=policy.modality, status=PolicyStatus.ACTIVE).first()
+    runs = eval_run_all(policy=policy, baseline=baseline, suite_names=suite_names)
+    if suite_names:
+        return runs, None
+    gate = gate_evaluate(policy=policy, baseline=baseline)
+    gate_record(policy=policy, gate=gate, user=user)
+    return runs, gate

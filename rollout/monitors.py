@@ -233,3 +233,16 @@ def monitor_check(*, rollout_id: int, force: bool = False) -> MonitorCheck | Non
         if result["decision"] == "rollback":
             rollout_rollback(rollout=rollout, reason=result["reason"], automatic=True)
     return check
+
+
+def monitor_run(*, rollout_id: int) -> str:
+    """One check (rolls back on a failed guard), then, if the rollout is still running, disagreement sampling.
+    Returns the decision, or "skipped" when the check did nothing (safe to run twice)."""
+    from rollout.disagreements import disagreements_sample
+
+    check = monitor_check(rollout_id=rollout_id)
+    if check is None:
+        return "skipped"
+    if check.decision != "rollback":
+        disagreements_sample(rollout=check.rollout)
+    return check.decision

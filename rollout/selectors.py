@@ -1,5 +1,8 @@
 """Reads for the rollout app."""
 
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
 from rollout.models import MonitorCheck, Policy, PolicyStatus, Rollout, RolloutState
 from traces.models import Modality
 
@@ -95,3 +98,41 @@ def dashboard_modalities() -> list[dict]:
             }
         )
     return panels
+
+
+def rollout_get(*, rollout_id) -> Rollout:
+    """A rollout by id; ValidationError naming `rollout_id` for garbage or an unknown id."""
+    try:
+        pk = int(str(rollout_id).strip())
+    except ValueError:
+        raise ValidationError({"rollout_id": f"must be a rollout id (an integer), got {rollout_id!r}"}) from None
+    rollout = Rollout.objects.select_related("candidate", "baseline").filter(pk=pk).first()
+    if rollout is None:
+        raise ValidationError({"rollout_id": f"no rollout {pk}"})
+    return rollout
+
+
+def policy_get(*, model_id: str, modality: str | None = None, field: str = "policy") -> Policy:
+    """A policy by model id (and modality when given); ValidationError naming `field` when there is none."""
+    policies = Policy.objects.filter(model_id=(model_id or "").strip())
+    if modality:
+        policies = policies.filter(modality=modality)
+    policy = policies.order_by("pk").first()
+    if policy is None:
+        where = f" for {modality}" if modality else ""
+        raise ValidationError({field: f"no policy with model id {model_id!r}{where}"})
+    return policy
+
+
+def rollouts_running() -> QuerySet:
+    return Rollout.objects.filter(state__in=[RolloutState.SHADOW, RolloutState.CANARY]).order_by("pk")
+
+
+def user_get(*, username: str):
+    """The user recorded as acting (commands' --user); ValidationError naming `user` when unknown."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise ValidationError({"user": f"no user {username!r}"})
+    return user

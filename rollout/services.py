@@ -235,3 +235,13 @@ def rollout_rollback(*, rollout: Rollout, reason: str, user=None, automatic: boo
     rollout.save()
     _record_experiment(candidate, user=user, ended_at=rollout.ended_at, rollback_reason=reason)
     return rollout
+
+
+@transaction.atomic
+def policy_release_traces(*, policy: Policy, user=None) -> int:
+    """A reviewer releases a rolled-back policy's quarantined traces back to training (both id spellings)."""
+    from traces.services import traces_release
+
+    released = traces_release(policy_id=policy.model_id, user=user)
+    released += traces_release(policy_id=str(policy.pk), user=user)
+    return released

@@ -38,10 +38,10 @@ def _check(rollout, minutes_ago, win_rate, safety):
     MonitorCheck.objects.filter(pk=check.pk).update(checked_at=timezone.now() - timedelta(minutes=minutes_ago))
 
 
-def test_the_dashboard_needs_a_login(client, db):
+def test_the_dashboard_needs_a_login(client, db, settings):
     response = client.get("/rollouts/")
 
-    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    assert response.status_code == 302 and response["Location"].startswith(f"{settings.LOGIN_URL}?next=/rollouts/")
 
 
 def test_it_shows_the_active_policy_the_running_rollout_and_svg_charts(staff_client, rollout):

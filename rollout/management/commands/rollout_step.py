@@ -1,9 +1,8 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from rollout.models import Policy, Rollout
+from rollout.management.errors import command_errors
+from rollout.selectors import policy_get, rollout_get
 from rollout.services import rollout_promote, rollout_start_canary, rollout_start_shadow
-from zeke_rft.errors import ApplicationError
 
 
 class Command(BaseCommand):
@@ -14,29 +13,17 @@ class Command(BaseCommand):
         parser.add_argument("target", help="candidate model id (shadow) or rollout id (canary, promote)")
         parser.add_argument("--percent", type=float)
         parser.add_argument("--modality", default="chat")
+        parser.add_argument("--reason", default="")
 
-    def handle(self, *args, **options):
-        try:
-            self._handle(**options)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from None
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
-
-    def _handle(self, **options):
-        if options["step"] == "shadow":
-            candidate = Policy.objects.filter(model_id=options["target"], modality=options["modality"]).first()
-            if candidate is None:
-                raise CommandError(f"no {options['modality']} policy {options['target']!r}")
-            rollout = rollout_start_shadow(candidate=candidate)
-        else:
-            rollout = Rollout.objects.filter(pk=options["target"]).first()
-            if rollout is None:
-                raise CommandError(f"no rollout {options['target']}")
-            if options["step"] == "canary":
-                rollout = rollout_start_canary(rollout=rollout, percent=options["percent"])
+    def handle(self, *args, step, target, percent, modality, reason, **options):
+        with command_errors():
+            if step == "shadow":
+                candidate = policy_get(model_id=target, modality=modality, field="target")
+                rollout = rollout_start_shadow(candidate=candidate, reason=reason)
+            elif step == "canary":
+                rollout = rollout_start_canary(rollout=rollout_get(rollout_id=target), percent=percent, reason=reason)
             else:
-                rollout = rollout_promote(rollout=rollout)
+                rollout = rollout_promote(rollout=rollout_get(rollout_id=target), reason=reason)
         self.stdout.write(
             f"rollout {rollout.pk}: {rollout.candidate.model_id} is {rollout.state} ({rollout.traffic_percent}%)"
         )

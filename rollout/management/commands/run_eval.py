@@ -1,20 +1,8 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from rollout.evaluation import eval_run_all
-from rollout.gate import gate_evaluate, gate_record
-from rollout.models import Policy, PolicyStatus
-from zeke_rft.errors import ApplicationError
-
-
-def _policy(model_id: str, modality: str | None) -> Policy:
-    policies = Policy.objects.filter(model_id=model_id)
-    if modality:
-        policies = policies.filter(modality=modality)
-    policy = policies.first()
-    if policy is None:
-        raise CommandError(f"no policy with model id {model_id!r}")
-    return policy
+from rollout.evaluation import policy_evaluate
+from rollout.management.errors import command_errors
+from rollout.selectors import policy_get
 
 
 class Command(BaseCommand):
@@ -27,31 +15,26 @@ class Command(BaseCommand):
         parser.add_argument("--modality", help="when the model id exists for several modalities")
 
     def handle(self, *args, **options):
-        try:
-            self._handle(**options)
-        except ApplicationError as exc:
-            raise CommandError(exc.message) from None
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from None
-
-    def _handle(self, **options):
-        policy = _policy(options["policy"], options["modality"])
-        if options["baseline"]:
-            baseline = _policy(options["baseline"], policy.modality)
-        else:
-            baseline = Policy.objects.filter(modality=policy.modality, status=PolicyStatus.ACTIVE).first()
-        for run in eval_run_all(policy=policy, baseline=baseline, suite_names=options["suite"]):
-            scores = run.scores
-            extra = ""
-            if scores.get("refusal_rate") is not None or scores.get("over_refusal_rate") is not None:
-                extra = f", refusal {scores.get('refusal_rate')}, over-refusal {scores.get('over_refusal_rate')}"
-            self.stdout.write(
-                f"{run.suite.name}: pass rate {scores.get('pass_rate')} (threshold {run.suite.threshold}){extra}, "
-                f"win-rate {scores.get('win_rate')}, {scores['cases_run']}/{scores['cases_total']} cases"
-                + (f" — stopped: {scores['budget']['stopped']}" if scores["budget"]["stopped"] else "")
-            )
-        if not options["suite"]:
-            gate = gate_evaluate(policy=policy, baseline=baseline)
-            gate_record(policy=policy, gate=gate)
+        with command_errors():
+            policy = policy_get(model_id=options["policy"], modality=options["modality"], field="policy")
+            baseline = None
+            if options["baseline"]:
+                baseline = policy_get(model_id=options["baseline"], modality=policy.modality, field="baseline")
+            runs, gate = policy_evaluate(policy=policy, baseline=baseline, suite_names=options["suite"])
+        for run in runs:
+            self.stdout.write(self._line(run))
+        if gate is not None:
             verdict = "PASSED" if gate["passed"] else "FAILED: " + "; ".join(gate["reasons"])
             self.stdout.write(f"gate {verdict} (win-rate {gate['win_rate']}, safety {gate['safety']})")
+
+    def _line(self, run) -> str:
+        scores = run.scores
+        extra = ""
+        if scores.get("refusal_rate") is not None or scores.get("over_refusal_rate") is not None:
+            extra = f", refusal {scores.get('refusal_rate')}, over-refusal {scores.get('over_refusal_rate')}"
+        stopped = scores["budget"]["stopped"]
+        return (
+            f"{run.suite.name}: pass rate {scores.get('pass_rate')} (threshold {run.suite.threshold}){extra}, "
+            f"win-rate {scores.get('win_rate')}, {scores['cases_run']}/{scores['cases_total']} cases"
+            + (f" — stopped: {stopped}" if stopped else "")
+        )

@@ -5,8 +5,10 @@ import hashlib
 from django.core.exceptions import ValidationError
 
 from rollout.models import Policy, PolicyStatus, Rollout, RolloutState
-from traces.models import Modality
+from traces.models import Modality, Trace
 from zeke_rft.errors import ApplicationError
+
+CONVERSATION_ID_MAX_LENGTH = Trace._meta.get_field("conversation_id").max_length
 
 
 def arm_bucket(*, salt: str, conversation_id: str) -> float:
@@ -19,6 +21,11 @@ def policy_route(*, modality: str, conversation_id: str) -> dict:
     """Which model answers this conversation: {model, policy_id, rollout_id, arm} (+ shadow_model in shadow mode)."""
     if modality not in Modality.values:
         raise ValidationError({"modality": f"must be one of {', '.join(Modality.values)}, got {modality!r}"})
+    if len(conversation_id) > CONVERSATION_ID_MAX_LENGTH:
+        # The same limit as traces.Trace.conversation_id: an id the agent could not tag its traces with.
+        raise ValidationError(
+            {"conversation_id": f"at most {CONVERSATION_ID_MAX_LENGTH} characters, got {len(conversation_id)}"}
+        )
     rollout = (
         Rollout.objects.filter(modality=modality, state__in=[RolloutState.SHADOW, RolloutState.CANARY])
         .select_related("candidate", "baseline")

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from rollout.charts import svg_line_chart
+from rollout.errors import validation_text
 from rollout.models import Rollout
 from rollout.selectors import dashboard_modalities
 from rollout.services import rollout_rollback
@@ -32,12 +33,16 @@ def _charts(checks) -> dict:
     }
 
 
-@login_required
-def dashboard(request):
+def _dashboard(request, *, status: int = 200):
     panels = dashboard_modalities()
     for panel in panels:
         panel["charts"] = _charts(panel["checks"])
-    return render(request, "rollout/dashboard.html", {"panels": panels})
+    return render(request, "rollout/dashboard.html", {"panels": panels}, status=status)
+
+
+@login_required
+def dashboard(request):
+    return _dashboard(request)
 
 
 @staff_member_required
@@ -46,8 +51,11 @@ def rollback(request, rollout_id: int):
     rollout = get_object_or_404(Rollout, pk=rollout_id)
     try:
         rollout_rollback(rollout=rollout, reason=request.POST.get("reason", ""), user=request.user)
-    except (ApplicationError, ValidationError) as exc:
-        messages.error(request, getattr(exc, "message", None) or "; ".join(exc.messages))
-    else:
-        messages.success(request, f"Rollout {rollout.pk} rolled back; the previous policy is active again.")
+    except ValidationError as exc:
+        messages.error(request, validation_text(exc))
+        return _dashboard(request, status=400)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+        return _dashboard(request, status=exc.status)
+    messages.success(request, f"Rollout {rollout.pk} rolled back; the previous policy is active again.")
     return redirect("rollout:dashboard")

@@ -82,6 +82,32 @@ def test_staff_can_roll_back_from_the_dashboard(staff_client, rollout):
     assert rollout.state == RolloutState.ROLLED_BACK and rollout.rolled_back_by.username == "nate"
 
 
+def test_a_dashboard_rollback_without_a_reason_is_a_400_naming_the_reason(staff_client, rollout):
+    response = staff_client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": " "})
+
+    assert response.status_code == 400 and b"reason: say why the rollout is rolled back" in response.content
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.CANARY
+
+
+def test_a_dashboard_rollback_of_a_finished_rollout_is_a_409(staff_client, rollout):
+    rollout_rollback(rollout=rollout, reason="first")
+
+    response = staff_client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": "again"})
+
+    assert response.status_code == 409 and b"already rolled back" in response.content
+
+
+def test_only_staff_may_roll_back_from_the_dashboard(client, rollout, django_user_model):
+    client.force_login(django_user_model.objects.create_user("rev", password="pw"))
+
+    response = client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": "x"})
+
+    assert response.status_code == 302
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.CANARY
+
+
 def _queries(client) -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -75,6 +75,9 @@ def test_shadow_mode_answers_the_baseline_and_names_the_shadow_model(agent_clien
         ({"conversation_id": "c1"}, "modality"),
         ({"modality": "chat"}, "conversation_id"),
         ({"modality": "fax", "conversation_id": "c"}, "modality"),
+        ({"modality": "chat", "conversation_id": "   "}, "conversation_id"),
+        ({"modality": "chat", "conversation_id": "c" * 201}, "conversation_id"),
+        ({"modality": "chat\x00", "conversation_id": "c"}, "modality"),
     ],
 )
 def test_bad_parameters_get_a_400_naming_the_parameter(agent_client, baseline, params, field):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from rollout.management.errors import command_errors
+from rollout.errors import command_errors
 from rollout.selectors import rollout_get, user_get
 from rollout.services import rollout_rollback
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from rollout.management.errors import command_errors
+from rollout.errors import command_errors
 from rollout.selectors import policy_get, rollout_get
 from rollout.services import rollout_promote, rollout_start_canary, rollout_start_shadow
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from rollout.errors import command_errors
 from rollout.evaluation import policy_evaluate
-from rollout.management.errors import command_errors
 from rollout.selectors import policy_get
 
 

@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand
 
 from rollout.disagreements import disagreements_sample
-from rollout.management.errors import command_errors
+from rollout.errors import command_errors
 from rollout.selectors import rollout_get, rollouts_running
 
 

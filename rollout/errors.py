@@ -1,4 +1,4 @@
-"""Turn service errors into a CommandError that names the field, as the API's 400 does."""
+"""Service errors as text that names the field (commands, the no-JS dashboard form), as the API's 400 does."""
 
 from contextlib import contextmanager
 

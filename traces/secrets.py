@@ -104,15 +104,14 @@ TRIGGER_WORDS = {
     "-----begin": None, "putty": None, "contrase": None, "k_live_": None, "xox": None, "hooks.slack": None,
     "pypi-": None, "sq0csp-": None, "gr1348941": None,
 }  # fmt: skip
-# Each starts with a literal, so `re` finds it with a fast substring search; one
-# alternation of them all would be ~8x slower. Looser than the detectors on purpose.
+# Grouped by a literal first character, so `re` can skip ahead to it; one alternation of them
+# all is ~8x slower. Looser than the detectors on purpose.
 CASE_SENSITIVE_TRIGGER_RES = tuple(
     re.compile(pattern)
     for pattern in (
-        r"A3T[A-Z0-9]", "ABIA", "ACCA", "AKIA", "ASIA", r"AKC[a-zA-Z0-9]{10}", r"AP[0-9A-F][a-zA-Z0-9]{8}", "eyJ",
-        r"gh[pousr]_", r"gl[a-z]{2,6}-", r"SG\.", "AccountKey", r"-us[0-9]", r"AC[a-z0-9]{32}", r"SK[a-z0-9]{32}",
-        r":[\w-]{35}", r"\.[\w-]{6}\.[\w-]{27}", r":[0-9]{1,5}:[^:\s\"',]+:[^:\s\"',]+:", r"sk-[\w-]{20}",
-        r"://[^\s/@\"']*@",
+        r"A(?:3T[A-Z0-9]|BIA|CCA|KIA|SIA|KC[a-zA-Z0-9]{10}|P[0-9A-F][a-zA-Z0-9]{8}|C[a-z0-9]{32}|ccountKey)",
+        r"S(?:K[a-z0-9]{32}|G\.)", "eyJ", r"g(?:h[pousr]_|l[a-z]{2,6}-)", r"-us[0-9]", r"sk-[\w-]{20}",
+        r":(?:[\w-]{35}|[0-9]{1,5}:[^:\s\"',]+:[^:\s\"',]+:|//[^\s/@\"']*@)", r"\.[\w-]{6}\.[\w-]{27}",
     )
 )  # fmt: skip
 

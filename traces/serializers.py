@@ -154,14 +154,33 @@ def _check_tool_calls(value):
     for index, call in enumerate(value):
         if not isinstance(call, dict):
             return None, f"Item {index} must be an object {{name, args, result, error, latency_ms}}."
+        if _is_plain_tool_call(call):
+            calls.append(call)
+            continue
         clean, errors, _ignored = _check_object(TOOL_CALL_FIELDS, call)
         if errors:
             first_field, messages = next(iter(errors.items()))
             return None, f"Item {index}: {first_field}: {messages[0]}"
-        complete = complete and len(call) == len(TOOL_CALL_FIELDS) == len(clean)
+        complete = False
         calls.append(clean)
     # Calls that already had exactly the five fields pass through as posted (so their JSON encoding can be reused).
     return (value if complete else calls), None
+
+
+def _is_plain_tool_call(call: dict) -> bool:
+    """The common case in one test: exactly the five fields, each of the right type (strings are checked for
+    storability with the encoded tool_calls)."""
+    name, error, latency = call.get("name"), call.get("error"), call.get("latency_ms")
+    return (
+        len(call) == 5
+        and "args" in call
+        and "result" in call
+        and type(name) is str
+        and 0 < len(name) <= 200
+        and not name.isspace()
+        and (error is None or type(error) is str)
+        and (latency is None or (type(latency) is int and 0 <= latency <= MAX_INT))
+    )
 
 
 def _check_object(specs: dict, data: dict):
@@ -228,6 +247,8 @@ def _unstorable(text: str, json_value=None) -> str | None:
     """
     if "\x00" in text or ("\\u0000" in text and _contains_nul(json_value)):
         return "Contains a NUL character (\\u0000), which cannot be stored."
+    if text.isascii():
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

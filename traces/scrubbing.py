@@ -522,7 +522,7 @@ _NAME_SEQ_RE = re.compile(
 )
 _ANY_TOKEN_SEQ = re.compile(r"[^\W\d_][\w'’\-]*(?:[ \t]+[^\W\d_][\w'’\-]*){0,2}")
 _NAME_LIST_RE = re.compile(
-    r"(?<![\w\-])[^\W\d_a-z][\w'’\-]*(?:,[ \t]+[^\W\d_a-z][\w'’\-]*)*,?[ \t]+and[ \t]+[^\W\d_a-z][\w'’\-]*(?![\w\-])"
+    r"(?<![\w\-])[^\W\d_a-z][\w'’\-]*(?:,[ \t]+[^\W\d_a-z][\w'’\-]*)*,?[ \t]+(?i:and)[ \t]+[^\W\d_a-z][\w'’\-]*(?![\w\-])"  # noqa: E501
 )
 _NAME_LINE_RE = re.compile(
     r"(?m)^[ \t>?*\-]*(?P<name>[^\W\d_a-z][\w'’\-]*(?:[ \t]+(?:[^\W\d_]\.?|[^\W\d_a-z][\w'’\-]*)){1,2})[ \t]*$"
@@ -562,7 +562,9 @@ def find_names(text: str) -> list[tuple[int, int, float]]:
         while j > i and words[j - 1][2].casefold().strip(".") in common:
             j -= 1
         core = words[i:j]
-        if not core or any(w.casefold().strip(".") in common for _, _, w in core):
+        if not core or any(w.casefold().strip(".") in NEVER_NAMES for _, _, w in core):
+            continue
+        if len(core) == 1 and core[0][2].casefold().strip(".") in common:
             continue
         if all(_INITIAL.match(w) for _, _, w in core):
             continue
@@ -594,7 +596,7 @@ def find_names(text: str) -> list[tuple[int, int, float]]:
         words = m.group().split()
         kept = []
         for w in words:
-            if w.casefold() in common:
+            if w.casefold() in NEVER_NAMES or (not kept and w.casefold() in common and not w[0].isupper()):
                 break
             kept.append(w)
         if not kept:
@@ -959,7 +961,8 @@ class Scrubber:
             nlp_artifacts=artifacts,
             score_threshold=self.threshold,
         )
-        return tuple(merge_detections(text, results))
+        detections = merge_detections(text, results)
+        return tuple(propagate_names(text, detections, name_parts(text, detections)))
 
     # scrubbing --------------------------------------------------------------------------
 
@@ -996,16 +999,17 @@ class Scrubber:
         for trace, leaves in zip(traces, leaves_per_trace, strict=True):
             mapping = PlaceholderMap()
             replaced: dict[tuple, str] = {}
+            per_leaf = []
             for leaf in leaves:
                 detections = list(found[leaf.text])
                 hint = key_hint(leaf.key, leaf.text)
                 if hint and not any(d.start == 0 and d.end >= len(leaf.text.strip()) for d in detections):
-                    detections = list(
-                        merge_detections(
-                            leaf.text,
-                            [*detections, Detection(hint, 0, len(leaf.text), 0.6)],
-                        )
-                    )
+                    detections = merge_detections(leaf.text, [*detections, Detection(hint, 0, len(leaf.text), 0.6)])
+                per_leaf.append(detections)
+            # a name found anywhere in the trace is scrubbed everywhere in it ("Smith" in a tool result)
+            parts = set().union(*(name_parts(leaf.text, d) for leaf, d in zip(leaves, per_leaf, strict=True)))
+            for leaf, detections in zip(leaves, per_leaf, strict=True):
+                detections = propagate_names(leaf.text, detections, parts)
                 replaced[leaf.path] = self.scrub_text(leaf.text, detections, mapping)
             scrubbed = rebuild_trace(trace, replaced)
             results.append(ScrubResult(**scrubbed, pii_found=mapping.counts()))
@@ -1115,10 +1119,17 @@ def merge_detections(text: str, results) -> list[Detection]:
     Same-type spans separated only by whitespace are merged, as presidio-anonymizer would.
     """
     rank = {t: i for i, t in enumerate(TYPE_PRIORITY)}
-    items = sorted(
-        (Detection(r.entity_type, r.start, r.end, float(r.score)) for r in results if r.end > r.start),
-        key=lambda d: (d.start, -d.end),
-    )
+    items = []
+    for r in results:
+        d = r if isinstance(r, Detection) else Detection(r.entity_type, r.start, r.end, float(r.score))
+        if d.end <= d.start:
+            continue
+        if d.entity_type == "PERSON":
+            d = _clip_person(text, d)
+            if d is None:
+                continue
+        items.append(d)
+    items.sort(key=lambda d: (d.start, -d.end))
     merged: list[Detection] = []
     for d in items:
         if merged:
@@ -1132,8 +1143,49 @@ def merge_detections(text: str, results) -> list[Detection]:
                 merged[-1] = Detection(winner.entity_type, last.start, max(last.end, d.end), max(last.score, d.score))
                 continue
         merged.append(d)
-    out = [_trim_person(text, d) if d.entity_type == "PERSON" else d for d in merged]
-    return [d for d in out if d is not None]
+    return merged
+
+
+def _clip_person(text: str, d: Detection) -> Detection | None:
+    """A name does not run across lines: keep the first line of the span that has letters, trimmed."""
+    value = text[d.start : d.end]
+    if "\n" not in value:
+        return _trim_person(text, d)
+    offset = 0
+    for line in value.split("\n"):
+        stripped = line.strip(" \t>?*-")
+        if _LETTER_RE.search(stripped):
+            start = d.start + offset + line.index(stripped)
+            return _trim_person(text, Detection(d.entity_type, start, start + len(stripped), d.score))
+        offset += len(line) + 1
+    return None
+
+
+def name_parts(text: str, detections) -> set[str]:
+    """Capitalised words of 3+ letters in PERSON detections, not common words: to find the same name alone."""
+    common = name_lists()[2]
+    parts = set()
+    for d in detections:
+        if d.entity_type == "PERSON":
+            for word in re.findall(r"[^\W\d_][\w'’\-]{2,}", text[d.start : d.end]):
+                if word[0].isupper() and word.casefold() not in common:
+                    parts.add(word)
+    return parts
+
+
+def propagate_names(text: str, detections: list[Detection], parts: set[str]) -> list[Detection]:
+    """Mark uncovered occurrences of known name parts ("Asya" after "Asya Godina") as PERSON."""
+    if not parts:
+        return detections
+    pattern = re.compile(
+        r"(?<![\w\-])(?:" + "|".join(map(re.escape, sorted(parts, key=len, reverse=True))) + r")(?![\w\-])"
+    )
+    added = [
+        Detection("PERSON", m.start(), m.end(), 0.5)
+        for m in pattern.finditer(text)
+        if not any(d.start < m.end() and m.start() < d.end for d in detections)
+    ]
+    return merge_detections(text, [*detections, *added]) if added else detections
 
 
 def _trim_person(text: str, d: Detection) -> Detection | None:
@@ -1175,6 +1227,15 @@ class PlaceholderMap:
 
     def placeholder(self, entity_type: str, value: str) -> str:
         key = (entity_type, normalise_value(entity_type, value))
+        if key not in self.seen and entity_type == "PERSON":
+            # "Asya" and "Asya Godina" in one trace are one person: reuse the placeholder of a name
+            # whose words include these words, or are included in them
+            words = set(key[1].split())
+            for (seen_type, seen_value), placeholder in self.seen.items():
+                other = set(seen_value.split())
+                if seen_type == "PERSON" and words and other and (words <= other or other <= words):
+                    self.seen[key] = placeholder
+                    break
         if key not in self.seen:
             self.per_type[entity_type] = self.per_type.get(entity_type, 0) + 1
             self.seen[key] = f"<{entity_type}_{self.per_type[entity_type]}>"

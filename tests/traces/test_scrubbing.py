@@ -150,3 +150,32 @@ def test_building_and_using_the_engine_never_touches_the_network(monkeypatch):
     fresh = Scrubber()
     found = fresh.analyze("Email sam@example.io or visit https://example.io/about")
     assert {d.entity_type for d in found} == {"EMAIL_ADDRESS"}
+
+
+def test_a_name_found_once_is_scrubbed_everywhere_in_the_trace_with_one_placeholder(scrubber):
+    result = scrubber.scrub_trace(
+        trace(
+            user_message="Book a table for me and Asya Godina tonight.",
+            tool_calls=[
+                {"name": "restaurants.reserve", "args": {"party": "Godina, 2"}, "result": {"ok": True}, "error": None}
+            ],
+            final_response="Booked for you and Asya at 8pm.",
+        )
+    )
+    assert result.user_message == "Book a table for me and <PERSON_1> tonight."
+    assert result.tool_calls[0]["args"]["party"] == "<PERSON_1>, 2"
+    assert result.final_response == "Booked for you and <PERSON_1> at 8pm."
+    assert result.pii_found == {"PERSON": 1}
+
+
+def test_two_people_sharing_a_first_name_stay_two():
+    mapping = PlaceholderMap()
+    assert mapping.placeholder("PERSON", "John Smith") == "<PERSON_1>"
+    assert mapping.placeholder("PERSON", "John Doe") == "<PERSON_2>"
+    assert mapping.placeholder("PERSON", "Smith") == "<PERSON_1>"
+
+
+def test_a_name_does_not_run_into_the_next_line(scrubber):
+    text = "Alberico Rizzo\n>Barnett Logistics\n>770 26 rue des lieutemants Thomazo"
+    people = [text[d.start : d.end] for d in scrubber.analyze(text) if d.entity_type == "PERSON"]
+    assert "Alberico Rizzo" in people and all("\n" not in p for p in people)

@@ -1,4 +1,4 @@
-"""PII scrubbing with Microsoft Presidio, fully offline.
+"""PII scrubbing with Microsoft Presidio, fully offline (docs/filter.md has the whole story).
 
 Engine
     presidio-analyzer finds PII, presidio-anonymizer replaces it. The analyzer is built
@@ -10,25 +10,26 @@ Engine
     tldextract uses its bundled public-suffix list.
 
 Recognizers
-    Presidio's email, phone, IBAN, US SSN/ITIN/passport/bank, IP and crypto recognizers
-    and spaCy PERSON, plus ours: STREET_ADDRESS (Presidio has none), DATE_OF_BIRTH
-    (a date near "born"/"DOB"), CREDIT_CARD with the 2221–2720 Mastercard range and
-    19-digit cards (Luhn-checked), a grouped-digits phone pattern for national formats
-    that python-phonenumbers does not parse without a region, and JSON-key hints
-    (a string under ``"name"`` is a PERSON, under ``"address"`` a STREET_ADDRESS).
-    URL hits inside e-mail addresses are dropped by the overlap merge.
+    Presidio's e-mail, IBAN, US SSN/ITIN/passport/bank, IP and crypto recognizers and spaCy
+    PERSON, plus ours: PERSON from name lists and cue phrases (NameRecognizer), STREET_ADDRESS
+    (Presidio has none), DATE_OF_BIRTH (a date after "born"/"DOB"), CREDIT_CARD with the
+    2221–2720 Mastercard range and 19-digit cards (Luhn-checked), any-case IBANs, grouped-digit
+    phone numbers (instead of python-phonenumbers: same recall here, a third of the time), and
+    JSON-key hints (a string under ``"name"`` is a PERSON, under ``"address"`` a STREET_ADDRESS).
+    Overlaps merge into one span typed by TYPE_PRIORITY (no URL hit inside an e-mail address).
 
 Placeholders
     Typed and numbered per entity type, consistent inside one trace: the same value
     is ``<PERSON_1>`` in the user message, the context, every tool argument and result
     and the final response. Values are compared normalised (case-folded; digits only
-    for numbers), so ``4111 1111 1111 1111`` and ``4111111111111111`` are one card.
+    for numbers), so ``4111 1111 1111 1111`` and ``4111111111111111`` are one card; a
+    name and its parts ("Asya Godina", "Asya") are one person.
 
 Speed
-    Only string leaves are analysed; strings are de-duplicated across a batch and
-    cached across batches; spaCy runs once over the whole batch with ``nlp.pipe``;
-    strings with no letters skip NER (tokenizer only); the residual pass re-analyses
-    only strings that scrubbing changed (the analyzer is deterministic).
+    Only string leaves are analysed; strings are de-duplicated across a batch and cached
+    across batches; spaCy runs once over the whole batch with ``nlp.pipe``, and only on
+    prose (letters and two or more words); cheap gates skip pattern recognizers that cannot
+    match; the residual pass re-analyses only strings that scrubbing changed, without NER.
 """
 
 from __future__ import annotations
@@ -129,8 +130,6 @@ ADDRESS_KEYS = {
     "mailing_address",
     "delivery_address",
 }
-# Values under these keys are identifiers, not prose: never scrubbed (tool names, enums).
-SKIP_KEYS = {"name"}  # only for a tool call's own "name" (handled in scrub_trace)
 
 _NAME_VALUE_RE = re.compile(r"^[^\W\d_][\w .,'’\-]{0,79}$")
 

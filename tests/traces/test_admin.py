@@ -167,3 +167,17 @@ def test_the_revoke_action_revokes(admin_client, agent):
     agent.refresh_from_db()
     assert agent.token_revoked
     assert agent.history.first().history_change_reason == "token revoked"
+
+
+def test_the_trace_changelist_query_count_does_not_grow_with_rows(admin_client, agent, django_assert_max_num_queries):
+    from datetime import UTC, datetime
+
+    Trace.objects.bulk_create(
+        Trace(agent=agent, external_id=f"q-{n}", conversation_id="c", user_message="m", occurred_at=datetime.now(UTC))
+        for n in range(40)
+    )
+
+    with django_assert_max_num_queries(8):  # 7 today, with 40 rows: no query per row
+        response = admin_client.get(reverse("admin:traces_trace_changelist"))
+
+    assert response.status_code == 200

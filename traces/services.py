@@ -162,10 +162,14 @@ _COPY_FIELDS = [field for field in Trace._meta.concrete_fields if not field.prim
 
 
 def _copy_defaults() -> dict:
+    """Column values for what a posted trace does not set: model defaults, and now for auto_now(_add) fields."""
+    now = timezone.now()
     defaults = {}
     for field in _COPY_FIELDS:
         value = field.get_default()
-        if isinstance(field, JSONField):
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            value = now
+        elif isinstance(field, JSONField):
             value = None if value is None else json.dumps(value)
         defaults[field.attname] = value
     return defaults
@@ -178,7 +182,6 @@ def _traces_insert_copy(prepared: list[tuple[dict, dict]]) -> dict[str, int]:
     Python; COPY streams the rows, and RETURNING tells exactly which rows were new.
     """
     defaults = _copy_defaults()
-    defaults["received_at"] = timezone.now()
     json_fields = {field.attname for field in _COPY_FIELDS if isinstance(field, JSONField)}
     attnames = [field.attname for field in _COPY_FIELDS]
     columns = ", ".join(connection.ops.quote_name(field.column) for field in _COPY_FIELDS)

@@ -110,3 +110,77 @@ def experiments_list() -> QuerySet:
 def reward_curve(run: TrainingRun) -> list[dict]:
     """[{"step", "train", "valid"}] from the run's stored metrics (valid may be None)."""
     return list((run.metrics or {}).get("curve") or [])
+
+
+def _config_flat(config: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in (config or {}).items():
+        if key == "grader":
+            continue
+        if isinstance(value, dict):
+            flat.update(_config_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def experiment_config_diff(a: TrainingRun, b: TrainingRun) -> list[dict]:
+    """Every config key of two runs (nested keys dotted, the grader left out) with both values."""
+    flat_a, flat_b = _config_flat(a.config), _config_flat(b.config)
+    return [{"key": key, "a": flat_a.get(key), "b": flat_b.get(key)} for key in sorted(set(flat_a) | set(flat_b))]
+
+
+EXPERIMENT_CSV_COLUMNS = [
+    "run",
+    "status",
+    "dataset_sha256",
+    "stage",
+    "modality",
+    "reward_model_version",
+    "base_model",
+    "job_id",
+    "policy_id",
+    "policy_status",
+    "config_hash",
+    "config",
+    "final_train_reward",
+    "final_valid_reward",
+    "gate_passed",
+    "eval_scores",
+    "rollout_started_at",
+    "rollout_ended_at",
+    "rollback_reason",
+    "created_at",
+]
+
+
+def experiment_csv_rows():
+    """One list per run, in EXPERIMENT_CSV_COLUMNS order (config as canonical JSON without the grader)."""
+    from zeke_rft.hashing import canonical_json
+
+    for run in experiments_list():
+        policies = list(run.policies.all())
+        policy = policies[0] if policies else None
+        config = {k: v for k, v in run.config.items() if k != "grader"}
+        yield [
+            run.pk,
+            run.status,
+            run.dataset.sha256,
+            run.dataset.stage,
+            run.modality,
+            run.reward_model_version,
+            run.base_model,
+            run.job_id,
+            policy.model_id if policy else run.fine_tuned_model,
+            policy.status if policy else "",
+            run.config_hash,
+            canonical_json(config),
+            run.metrics.get("final_train_reward", ""),
+            run.metrics.get("final_valid_reward", ""),
+            run.gate.get("passed", "") if run.gate else "",
+            canonical_json(run.eval_scores) if run.eval_scores else "",
+            run.rollout_started_at.isoformat() if run.rollout_started_at else "",
+            run.rollout_ended_at.isoformat() if run.rollout_ended_at else "",
+            run.rollback_reason,
+            run.created_at.isoformat(),
+        ]

@@ -115,7 +115,12 @@ def training_config_resolve(*, dataset: DatasetBuild, base_model: str | None = N
     if not isinstance(hyperparameters, dict):
         raise ValidationError({"config.hyperparameters": "must be an object"})
     grader = overrides.pop("grader", None)
+    if grader is not None and not (isinstance(grader, dict) and isinstance(grader.get("type"), str)):
+        raise ValidationError({"config.grader": 'must be a grader object with a "type"'})
     config_base_model = overrides.pop("base_model", None)
+    for field, value in (("base_model", base_model), ("config.base_model", config_base_model)):
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise ValidationError({field: "must be a non-empty model id"})
     for key, value in overrides.items():
         if key not in TOP_LEVEL_RULES:
             raise ValidationError({f"config.{key}": f"unknown setting (known: {', '.join(sorted(TOP_LEVEL_RULES))})"})
@@ -396,11 +401,15 @@ def training_run_control(*, run: TrainingRun, action: str, user=None) -> Trainin
     """Cancel, pause or resume the backend job (admin actions). A run not yet submitted is cancelled locally."""
     if action not in CONTROL_ALLOWED:
         raise ValidationError({"action": f"must be one of {', '.join(CONTROL_ALLOWED)}"})
-    if action == "cancel" and TrainingRun.objects.filter(pk=run.pk, status=TrainingStatus.PENDING).update(
-        status=TrainingStatus.CANCELLED, finished_at=timezone.now()
-    ):
-        run.refresh_from_db()
-        return run
+    if action == "cancel":
+        with transaction.atomic():
+            # Locked, so a submit claiming the run (pending → uploading) waits or has already moved it.
+            locked = TrainingRun.objects.select_for_update().get(pk=run.pk)
+            if locked.status == TrainingStatus.PENDING:
+                locked.status, locked.finished_at = TrainingStatus.CANCELLED, timezone.now()
+                history_set(locked, user=user, reason=f"cancel by {getattr(user, 'username', 'system')} before submit")
+                locked.save()
+                return locked
     run.refresh_from_db()
     if run.status not in CONTROL_ALLOWED[action] or not run.job_id:
         raise ApplicationError(f"cannot {action} run {run.pk}: it is {run.status}")

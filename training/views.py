@@ -1,6 +1,7 @@
 """The experiment registry: /experiments/ (one row per run), a side-by-side compare and a CSV export."""
 
 import csv
+import re
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -11,30 +12,6 @@ from labeling.access import user_can_review
 from training import selectors
 from training.charts import reward_curve_svg
 from training.models import TrainingRun
-from zeke_rft.hashing import canonical_json
-
-CSV_COLUMNS = [
-    "run",
-    "status",
-    "dataset_sha256",
-    "stage",
-    "modality",
-    "reward_model_version",
-    "base_model",
-    "job_id",
-    "policy_id",
-    "policy_status",
-    "config_hash",
-    "config",
-    "final_train_reward",
-    "final_valid_reward",
-    "gate_passed",
-    "eval_scores",
-    "rollout_started_at",
-    "rollout_ended_at",
-    "rollback_reason",
-    "created_at",
-]
 
 
 def _require_reviewer(request):
@@ -63,35 +40,23 @@ def experiment_list(request):
 @login_required
 def experiment_compare(request):
     _require_reviewer(request)
-    ids = [value for value in (request.GET.get("a"), request.GET.get("b")) if value and value.isdigit()]
-    if len(ids) != 2:
-        return render(
-            request,
-            "training/experiments.html",
-            {"rows": [_row(r) for r in selectors.experiments_list()], "error": "pick two runs to compare"},
-            status=400,
-        )
+    ids, problems = [], []
+    for name in ("a", "b"):
+        value = (request.GET.get(name) or "").strip()
+        # ASCII digits only ("²".isdigit() is true) and short enough for the id column.
+        if re.fullmatch(r"[0-9]{1,18}", value):
+            ids.append(int(value))
+        else:
+            problems.append(f"{name}: give a run id (?a=ID&b=ID), got {value!r}" if value else f"{name}: required")
+    if problems:
+        rows = [_row(run) for run in selectors.experiments_list()]
+        return render(request, "training/experiments.html", {"rows": rows, "error": "; ".join(problems)}, status=400)
     runs = [get_object_or_404(selectors.experiments_list(), pk=pk) for pk in ids]
-    keys = sorted({key for run in runs for key in _flat(run.config)} - {"grader"})
-    config_rows = [
-        {"key": key, "a": _flat(runs[0].config).get(key), "b": _flat(runs[1].config).get(key)} for key in keys
-    ]
     columns = [
         {**_row(run), "curve_svg": reward_curve_svg(selectors.reward_curve(run), title=f"run {run.pk}")} for run in runs
     ]
+    config_rows = selectors.experiment_config_diff(runs[0], runs[1])
     return render(request, "training/compare.html", {"columns": columns, "config_rows": config_rows})
-
-
-def _flat(config: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in (config or {}).items():
-        if key == "grader":
-            continue
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 @login_required
@@ -100,32 +65,6 @@ def experiment_export(request):
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="experiments.csv"'
     writer = csv.writer(response)
-    writer.writerow(CSV_COLUMNS)
-    for run in selectors.experiments_list():
-        row = _row(run)
-        config = {k: v for k, v in run.config.items() if k != "grader"}
-        writer.writerow(
-            [
-                run.pk,
-                run.status,
-                run.dataset.sha256,
-                run.dataset.stage,
-                run.modality,
-                run.reward_model_version,
-                run.base_model,
-                run.job_id,
-                row["policy_id"],
-                row["policy"].status if row["policy"] else "",
-                run.config_hash,
-                canonical_json(config),
-                run.metrics.get("final_train_reward", ""),
-                run.metrics.get("final_valid_reward", ""),
-                run.gate.get("passed", "") if run.gate else "",
-                canonical_json(run.eval_scores) if run.eval_scores else "",
-                run.rollout_started_at.isoformat() if run.rollout_started_at else "",
-                run.rollout_ended_at.isoformat() if run.rollout_ended_at else "",
-                run.rollback_reason,
-                run.created_at.isoformat(),
-            ]
-        )
+    writer.writerow(selectors.EXPERIMENT_CSV_COLUMNS)
+    writer.writerows(selectors.experiment_csv_rows())
     return response

@@ -118,6 +118,25 @@ def test_it_respects_the_train_limit(make_trace, rubric, monkeypatch):
     assert build.manifest["counts"]["train"] == 3 == len(rows(build))
 
 
+def test_it_respects_the_validation_limit_and_counts_what_it_dropped(make_trace, rubric, monkeypatch):
+    monkeypatch.setattr(datasets, "MAX_VALIDATION", 2)
+    monkeypatch.setattr(datasets, "MAX_TRAIN", 4)
+    monkeypatch.setattr(datasets, "_in_validation", lambda conversation_id, percent: conversation_id.endswith("v"))
+    for i in range(5):
+        make_trace(message=f"Validate {i}", conversation=f"c-{i}-v")
+        make_trace(message=f"Train {i}", conversation=f"c-{i}-t")
+    build, _ = dataset_build(stage=1, modality="chat")
+    counts = build.manifest["counts"]
+    assert (counts["train"], counts["validation"]) == (4, 2) == (len(rows(build)), len(rows(build, "validation")))
+    assert counts["dropped_over_limit"] == 4
+    assert all(e["messages"][-1]["content"].startswith("Validate") for e in rows(build, "validation"))
+
+
+def test_the_real_limits_are_the_documented_ones():
+    assert (datasets.MAX_TRAIN, datasets.MAX_VALIDATION) == (50_000, 1_000)
+    assert datasets.build_filters(stage=1, modality="chat")["max_validation"] == 1_000
+
+
 def test_a_build_fails_when_an_example_lacks_the_refusal_policy(make_trace, rubric, monkeypatch):
     make_trace(message="Pay my rent")
     monkeypatch.setattr(prompts, "developer_prompt", lambda **kwargs: "You are ZEKE. Be helpful.")

@@ -159,3 +159,52 @@ def test_run_grader_reports_the_distribution_of_reference_scores(dataset):
     report = out.getvalue()
     assert f"dataset {dataset.sha256[:12]} train: {dataset.manifest['counts']['train']} reference answers" in report
     assert "mean 1.000" in report and "[0.9, 1.0]" in report
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file"),
+        ("{not json", "Expecting property name"),
+        ("[1, 2]", 'must hold a grader object with a "type"'),
+        ('{"type": "string_check", "name": "x"}', "grader failed: "),
+        ('{"type": "multi", "graders": {"a": {"type": "nope"}}, "calculate_output": "a"}', "grader failed: "),
+    ],
+)
+def test_run_grader_names_a_bad_grader_file(dataset, tmp_path, content, message):
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "grader.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("run_grader", "--dataset", dataset.sha256, "--grader", str(path))
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--dataset", "abc"], "at least 6 characters"),
+        (["--dataset", "0123456789"], "no dataset build with hash 0123456789"),
+        (["--limit", "0"], "--limit must be at least 1"),
+    ],
+)
+def test_run_grader_names_a_bad_dataset_or_limit(dataset, arguments, message):
+    from django.core.management import CommandError, call_command
+
+    if "--dataset" not in arguments:
+        arguments = ["--dataset", dataset.sha256, *arguments]
+    with pytest.raises(CommandError, match=message):
+        call_command("run_grader", *arguments)
+
+
+def test_run_grader_refuses_a_build_that_failed(db):
+    from django.core.management import CommandError, call_command
+
+    from training.models import DatasetBuild, DatasetStatus
+
+    DatasetBuild.objects.create(
+        sha256="f" * 64, manifest={}, files={}, status=DatasetStatus.FAILED, error="refusal policy missing"
+    )
+    with pytest.raises(CommandError, match="has no train file .failed: refusal policy missing"):
+        call_command("run_grader", "--dataset", "f" * 12)

@@ -336,3 +336,123 @@ def _config(dataset):
     from training.services import training_config_resolve
 
     return training_config_resolve(dataset=dataset, overrides={})
+
+
+@pytest.mark.parametrize(
+    ("dataset_argument", "message"),
+    [
+        ("", r"give the dataset hash \(at least 6 characters\)"),
+        ("abcdef012345", "no dataset build with hash abcdef012345"),
+    ],
+)
+def test_start_training_names_a_missing_or_unknown_dataset_hash(fake_openai, dataset, dataset_argument, message):
+    with pytest.raises(CommandError, match=f"dataset: {message}"):
+        call_command("start_training", "--dataset", dataset_argument)
+    assert not TrainingRun.objects.exists()
+
+
+def test_start_training_names_an_ambiguous_hash_prefix(fake_openai, dataset):
+    from training.models import DatasetBuild
+
+    DatasetBuild.objects.create(sha256=dataset.sha256[:8] + "0" * 56, manifest={}, files={})
+    with pytest.raises(CommandError, match="matches more than one build"):
+        call_command("start_training", "--dataset", dataset.sha256[:8])
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file or directory"),
+        ("{oops", "Expecting property name"),
+        ('["n_epochs", 2]', "must hold a JSON object"),
+        (
+            '{"hyperparameters": {"n_epochs": "lots"}}',
+            r"config.hyperparameters.n_epochs: must be an integer in \[1, 50\]",
+        ),
+        ('{"hyperparameters": [1]}', "config.hyperparameters: must be an object"),
+        ('{"hyperparameters": {"reasoning_effort": "max"}}', "config.hyperparameters.reasoning_effort: must be one of"),
+        ('{"kl_penalty": NaN}', r"config.kl_penalty: must be a number in \[0.0, 10.0\]"),
+        ('{"batch_size": true}', "config.batch_size: must be an integer"),
+        ('{"grader": "use the rubric"}', 'config.grader: must be a grader object with a "type"'),
+        ('{"base_model": 42}', "config.base_model: must be a non-empty model id"),
+        ('{"temperature": 0.2}', "config.temperature: unknown setting"),
+    ],
+)
+def test_start_training_names_what_is_wrong_with_the_config_file(fake_openai, dataset, tmp_path, content, message):
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(CommandError, match=message):
+        call_command("start_training", "--dataset", dataset.sha256, "--config", str(path))
+    assert not TrainingRun.objects.exists() and fake_openai.jobs == {}
+
+
+def test_start_training_refuses_a_blank_base_model_and_a_negative_poll_interval(fake_openai, dataset):
+    with pytest.raises(CommandError, match="base_model: must be a non-empty model id"):
+        call_command("start_training", "--dataset", dataset.sha256, "--base-model", " ")
+    with pytest.raises(CommandError, match="--poll-seconds must be 0 or more"):
+        call_command("start_training", "--dataset", dataset.sha256, "--poll-seconds", "-1")
+    assert not TrainingRun.objects.exists()
+
+
+def test_start_training_refuses_a_dataset_that_did_not_build(fake_openai, db):
+    from training.models import DatasetBuild, DatasetStatus
+
+    DatasetBuild.objects.create(
+        sha256="e" * 64, manifest={}, files={}, status=DatasetStatus.FAILED, error="an example lacks the refusal policy"
+    )
+    with pytest.raises(CommandError, match="did not build .failed.: an example lacks the refusal policy"):
+        call_command("start_training", "--dataset", "e" * 12)
+    assert not TrainingRun.objects.exists()
+
+
+def test_the_run_tracks_every_config_field_and_sends_the_backend_its_hyperparameters(fake_openai, dataset, submit):
+    run = submit(
+        dataset,
+        base_model="o4-mini-test",
+        config={
+            "kl_penalty": 0.2,
+            "reward_scaling": 2.0,
+            "batch_size": 16,
+            "episode_length": 3,
+            "hyperparameters": {"n_epochs": 2, "compute_multiplier": 1.5, "eval_samples": 4},
+        },
+    )
+    assert run.base_model == run.config["base_model"] == "o4-mini-test"
+    assert (run.config["kl_penalty"], run.config["reward_scaling"], run.config["batch_size"]) == (0.2, 2.0, 16)
+    assert run.config["episode_length"] == 3
+    assert run.config["hyperparameters"] == {
+        "n_epochs": 2,
+        "batch_size": 16,  # follows the top-level batch size unless the backend's own is given
+        "learning_rate_multiplier": 1.0,
+        "reasoning_effort": "medium",
+        "compute_multiplier": 1.5,
+        "eval_interval": 5,
+        "eval_samples": 4,
+    }
+    (create,) = [r for r in fake_openai.requests_to("^/v1/fine_tuning/jobs$") if r["method"] == "POST"]
+    assert create["body"]["method"]["reinforcement"]["hyperparameters"] == run.config["hyperparameters"]
+    # Recorded for comparison and other backends; OpenAI's RFT has no field for them.
+    assert "kl_penalty" not in json.dumps(create["body"]["method"])
+
+
+def test_the_grader_is_validated_before_any_file_is_uploaded(fake_openai, dataset, submit):
+    run = submit(dataset)
+    paths = [r["path"] for r in fake_openai.requests]
+    validate = paths.index("/v1/fine_tuning/alpha/graders/validate")
+    assert validate < paths.index("/v1/files") and validate < paths.index("/v1/fine_tuning/jobs")
+    assert run.job_id
+
+
+def test_cancelling_a_run_that_was_never_submitted_records_who_and_why(dataset, reviewer, settings):
+    settings.OPENAI_API_KEY = "test-key"
+    run = training_run_create(dataset=dataset)  # no on-commit callbacks run: the run stays pending
+
+    from training.services import training_run_cancel
+
+    run = training_run_cancel(run=run, user=reviewer)
+    assert run.status == TrainingStatus.CANCELLED and run.finished_at is not None
+    latest = run.history.first()
+    assert latest.status == "cancelled" and latest.history_user == reviewer
+    assert latest.history_change_reason.startswith("cancel")

@@ -96,7 +96,18 @@ def test_the_compare_view_shows_two_runs_side_by_side_with_curves_and_config_dif
 
 
 def test_compare_without_two_runs_is_a_400(staff_client, two_runs):
-    assert staff_client.get(f"/experiments/compare/?a={two_runs[0].pk}").status_code == 400
+    response = staff_client.get(f"/experiments/compare/?a={two_runs[0].pk}")
+    assert response.status_code == 400 and "b: required" in response.content.decode()
+
+
+@pytest.mark.parametrize("value", ["abc", "²", "1.5", "-1", "9" * 30])
+def test_compare_with_a_garbage_id_is_a_400_naming_the_parameter(staff_client, two_runs, value):
+    response = staff_client.get("/experiments/compare/", {"a": two_runs[0].pk, "b": value})
+    assert response.status_code == 400 and "b: give a run id" in response.content.decode()
+
+
+def test_compare_with_an_unknown_run_is_a_404(staff_client, two_runs):
+    assert staff_client.get(f"/experiments/compare/?a={two_runs[0].pk}&b=999999").status_code == 404
 
 
 def test_the_csv_export_has_one_row_per_run(staff_client, two_runs):
@@ -147,6 +158,36 @@ def test_the_admin_pauses_and_resumes_a_run(
     run.refresh_from_db()
     assert run.status == TrainingStatus.RUNNING
     assert client.get(f"/admin/training/trainingrun/{run.pk}/change/").status_code == 200
+
+
+def test_the_admin_cancels_a_running_job_and_says_so_for_a_finished_one(
+    fake_openai, dataset, django_user_model, client, django_capture_on_commit_callbacks
+):
+    from training.services import training_run_create
+
+    fake_openai.auto_advance = False
+    with django_capture_on_commit_callbacks(execute=True):
+        run = training_run_create(dataset=dataset)
+    run.refresh_from_db()
+    admin = django_user_model.objects.create_superuser("admin", password="pw")
+    client.force_login(admin)
+    client.post("/admin/training/trainingrun/", {"action": "cancel", "_selected_action": [run.pk]})
+    run.refresh_from_db()
+    assert run.status == TrainingStatus.CANCELLED and fake_openai.jobs[run.job_id]["status"] == "cancelled"
+    assert run.history.first().history_user == admin
+    response = client.post(
+        "/admin/training/trainingrun/", {"action": "cancel", "_selected_action": [run.pk]}, follow=True
+    )
+    assert f"cannot cancel run {run.pk}: it is cancelled" in response.content.decode()
+
+
+def test_the_admin_action_without_an_api_key_says_so_and_records_no_run(dataset, django_user_model, client, settings):
+    settings.OPENAI_API_KEY = ""
+    client.force_login(django_user_model.objects.create_superuser("admin", password="pw"))
+    response = client.post(
+        "/admin/training/datasetbuild/", {"action": "start_training", "_selected_action": [dataset.pk]}, follow=True
+    )
+    assert "No OpenAI API key" in response.content.decode() and not TrainingRun.objects.exists()
 
 
 def test_the_registry_query_count_does_not_grow_with_runs(staff_client, dataset, django_assert_num_queries):

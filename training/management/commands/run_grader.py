@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from training.graders import GraderError, grader_from_rubric, grader_offline, graders_run_local_many
+from training.models import DatasetStatus
 from training.selectors import dataset_get, rubric_current
 from zeke_rft.storage import get_storage
 
@@ -30,20 +31,22 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=None)
 
     def handle(self, *args, dataset, split, grader, limit, **options):
+        if limit is not None and limit < 1:
+            raise CommandError(f"--limit must be at least 1, got {limit}")
         try:
             build = dataset_get(sha=dataset)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.message_dict["dataset"])) from exc
-        if grader:
-            with open(grader) as handle:
-                grader_json = json.load(handle)
-        else:
-            rubric = rubric_current()
-            grader_json = grader_from_rubric(rubric=rubric.dimensions if rubric else None)
-        local = grader_offline(grader_json)
-        lines = get_storage().read_bytes(build.files[split]["key"]).decode().splitlines()[:limit]
+        entry = build.files.get(split)
+        if build.status != DatasetStatus.SUCCEEDED or not entry:
+            raise CommandError(
+                f"dataset {build.sha256[:12]} has no {split} file ({build.status}: {build.error or '-'})"
+            )
+        grader_json = self._grader(grader) if grader else self._rubric_grader()
+        lines = get_storage().read_bytes(entry["key"]).decode().splitlines()[:limit]
         examples = [json.loads(line) for line in lines]
         try:
+            local = grader_offline(grader_json)
             scores = graders_run_local_many(
                 grader=local, pairs=[(sample_from_reference(example), example) for example in examples]
             )
@@ -52,6 +55,20 @@ class Command(BaseCommand):
         if not scores:
             raise CommandError(f"dataset {build.sha256[:12]} has no {split} examples")
         self.stdout.write(self.report(scores, build=build, split=split))
+
+    def _rubric_grader(self) -> dict:
+        rubric = rubric_current()
+        return grader_from_rubric(rubric=rubric.dimensions if rubric else None)
+
+    def _grader(self, path: str) -> dict:
+        try:
+            with open(path) as handle:
+                value = json.load(handle)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"--grader {path}: {exc}") from exc
+        if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+            raise CommandError(f'--grader {path}: must hold a grader object with a "type"')
+        return value
 
     def report(self, scores: list[float], *, build, split) -> str:
         ordered = sorted(scores)

@@ -24,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--poll-seconds", type=float, default=30.0)
 
     def handle(self, *args, dataset, base_model, config, wait, poll_seconds, **options):
+        if poll_seconds < 0:
+            raise CommandError(f"--poll-seconds must be 0 or more, got {poll_seconds:g}")
         try:
             overrides = self._config(config)
             build = dataset_get(sha=dataset)

@@ -1,7 +1,8 @@
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from tests.traces.factories import trace_payload
 from traces.models import Trace, TraceStatus
@@ -25,6 +26,8 @@ def test_it_stores_one_posted_trace_as_received(agent_client, agent):
     trace = Trace.objects.get(pk=result["id"])
     assert (trace.agent, trace.external_id, trace.status) == (agent, "t-1", TraceStatus.RECEIVED)
     assert trace.occurred_at == datetime(2026, 12, 1, 15, 2, 11, tzinfo=UTC)
+    assert abs(trace.received_at - timezone.now()) < timedelta(minutes=1)
+    assert (trace.secrets_redacted, trace.scrubbed_context, trace.pii_found, trace.quarantined) == (0, None, {}, False)
     assert trace.tool_calls[1]["args"]["event_id"] == "evt_1"
     assert trace.task_category == "scheduling"
 

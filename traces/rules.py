@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from traces.scrubbing import PLACEHOLDER_RE
-from zeke_rft.hashing import sha256_bytes
+from zeke_rft.hashing import canonical_json, sha256_bytes
 
 
 @dataclass
@@ -209,15 +209,20 @@ def likely_hallucination(trace, ctx: RuleContext) -> str | None:
     action — "I've booked", "I sent", "your meeting has been scheduled", "was deleted",
     "successfully created" (CLAIM_RE over the verbs in ACTION_TOOLS). Each claimed verb needs a
     tool call that succeeded (no error, a result) and whose name contains one of the verb's tool
-    words (booked → book/reserv/flight/hotel/…, sent → send/email/sms/message/…). A claim with no
-    such call drops the trace. Negated or future forms ("I haven't sent", "I can book") are not
+    words (booked → book/reserv/flight/hotel/…, sent → send/email/sms/message/…), or a successful
+    call whose result states it (``{"status": "cancelled"}`` backs "your flight was cancelled").
+    A claim with neither drops the trace. Negated or future forms ("I haven't sent", "I can book") are not
     claims. It is deliberately conservative: it only looks at actions, not facts.
     """
     calls = [c for c in trace.tool_calls or [] if isinstance(c, dict)]
-    succeeded = [_tool_name(c).casefold() for c in calls if _call_succeeded(c)]
+    succeeded = [c for c in calls if _call_succeeded(c)]
+    names = [_tool_name(c).casefold() for c in succeeded]
+    results = " ".join(canonical_json(c.get("result")).casefold() for c in succeeded)
     for verb in claimed_actions(trace.final_response):
         words = ACTION_TOOLS.get(verb, ())
-        if not any(word in name for name in succeeded for word in words):
+        by_name = any(word in name for name in names for word in words)
+        by_result = re.search(rf"\b{re.escape(verb)}\b", results) is not None
+        if not (by_name or by_result):
             names = ", ".join(sorted({_tool_name(c) for c in calls})) or "none"
             return f'claims "{verb}" but no successful matching tool call (calls: {names})'
     return None

@@ -150,6 +150,19 @@ def test_a_successful_matching_call_backs_the_claim(response, tool):
     assert rules.likely_hallucination(trace, RuleContext()) is None
 
 
+def test_a_successful_result_that_states_the_action_backs_the_claim():
+    trace = make(
+        final_response="Bad news: your flight was cancelled.",
+        selected_tools=["flights.status"],
+        tool_calls=[
+            {"name": "flights.status", "args": {"code": "TP1"}, "result": {"status": "cancelled"}, "error": None}
+        ],
+    )
+    assert rules.likely_hallucination(trace, RuleContext()) is None
+    trace.tool_calls[0]["result"] = {"status": "on_time", "created_at": "2026-12-01"}
+    assert rules.likely_hallucination(trace, RuleContext()) is not None
+
+
 @pytest.mark.parametrize(
     "response",
     [

@@ -157,3 +157,20 @@ def test_run_eval_names_an_unknown_suite(oracle, candidate):
 
     with pytest.raises(CommandError, match="no eval suite named nope"):
         call_command("run_eval", "--policy", candidate.model_id, "--suite", "nope")
+
+
+def test_the_time_budget_stops_new_cases_and_the_gate_counts_the_suite_as_failed(oracle, candidate, baseline, settings):
+    from rollout.gate import gate_evaluate
+    from rollout.models import EvalRun
+
+    settings.EVAL_MAX_SECONDS = 0
+
+    run = eval_run(policy=candidate, suite=EvalSuite.objects.get(name="zeke-regression"), baseline=baseline)
+
+    assert run.scores["cases_run"] == 0 and run.scores["complete"] is False and run.passed is False
+    assert "time budget of 0 s exceeded" in run.scores["budget"]["stopped"]
+    assert not run.results.exists() and EvalRun.objects.count() == 1
+    gate = gate_evaluate(policy=candidate, baseline=baseline)
+    assert not gate["passed"] and any(
+        r.startswith(f"zeke-regression: run {run.pk} incomplete") for r in gate["reasons"]
+    )

@@ -163,3 +163,12 @@ def test_in_shadow_mode_shadow_replies_are_the_candidate_arm(rollout, traces):
 
     assert check.metrics["candidate"]["n"] == 300
     assert check.decision == "rollback"
+
+
+def test_the_beat_sweeper_run_twice_stores_one_check(rollout, traces):
+    _arms(traces, rollout, n=20)
+
+    run_online_monitors()
+    run_online_monitors()
+
+    assert MonitorCheck.objects.filter(rollout=rollout).count() == 1

@@ -154,6 +154,33 @@ def test_quarantined_traces_are_excluded_from_a_build(make_trace, rubric):
     assert [e["messages"][-1]["content"] for e in all_rows(build)] == ["Fine trace"]
 
 
+def test_a_rollback_drops_the_candidates_traces_from_the_next_build_until_they_are_released(make_trace, rubric):
+    from rollout.models import Policy, PolicyStatus, Rollout, RolloutState
+    from rollout.services import policy_release_traces, rollout_rollback
+    from traces.models import Trace
+
+    baseline = Policy.objects.create(model_id="gpt-base", modality="chat", status=PolicyStatus.ACTIVE)
+    candidate = Policy.objects.create(model_id="ft:cand", modality="chat", status=PolicyStatus.CANARY)
+    rollout = Rollout.objects.create(
+        modality="chat", candidate=candidate, baseline=baseline, state=RolloutState.CANARY, traffic_percent=5, salt="s"
+    )
+    make_trace(message="Baseline reply")
+    by_model_id, by_policy_pk = make_trace(message="Canary reply"), make_trace(message="Canary reply 2")
+    Trace.objects.filter(pk=by_model_id.pk).update(policy_id="ft:cand")
+    Trace.objects.filter(pk=by_policy_pk.pk).update(policy_id=str(candidate.pk))
+    before, _ = dataset_build(stage=1, modality="chat")
+    assert before.manifest["counts"]["train"] + before.manifest["counts"]["validation"] == 3
+
+    rollout_rollback(rollout=rollout, reason="canary replies were worse")
+    after, created = dataset_build(stage=1, modality="chat")
+    assert created and after.sha256 != before.sha256
+    assert [e["messages"][-1]["content"] for e in all_rows(after)] == ["Baseline reply"]
+
+    policy_release_traces(policy=candidate)
+    released, created = dataset_build(stage=1, modality="chat")
+    assert not created and released.pk == before.pk
+
+
 def test_human_reward_comes_before_the_model_score(make_trace, rubric):
     from labeling.models import RewardEvent
 

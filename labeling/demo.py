@@ -57,18 +57,19 @@ def _synthetic_scores(trace, rng: random.Random) -> dict:
 def _score_queue(queue, reviewers, rng: random.Random, share: float) -> int:
     tasks = list(
         LabelTask.objects.filter(queue=queue, status=TaskStatus.PENDING, kind=TaskKind.SCORE)
-        .select_related("trace")
+        .select_related("trace", "reviewer")
         .order_by("position")
     )
     primary, second = reviewers
     firsts = [task for task in tasks if task.reason != TaskReason.OVERLAP]
     chosen = firsts[: round(len(firsts) * share)]
     chosen_traces = {task.trace_id for task in chosen}
-    # Overlap items of scored traces go to the second reviewer, so the agreement page has data.
+    # Overlap copies of scored traces go to their second reviewer, so the agreement page has data.
     chosen += [task for task in tasks if task.reason == TaskReason.OVERLAP and task.trace_id in chosen_traces]
     scored = 0
     for task in chosen:
-        reviewer = second if task.reason == TaskReason.OVERLAP else primary
+        # The build assigns both items of an overlapped trace (one reviewer each); the rest are anyone's.
+        reviewer = task.reviewer or (second if task.reason == TaskReason.OVERLAP else primary)
         LabelTask.objects.filter(pk=task.pk).update(opened_at=timezone.now() - timedelta(seconds=rng.randint(25, 140)))
         task.refresh_from_db()
         scorecard_submit(task=task, reviewer=reviewer, **_synthetic_scores(task.trace, rng))

@@ -11,11 +11,13 @@ Items are taken round-robin over task categories (stratified), best first within
 from datetime import date
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from labeling.access import REVIEWERS_GROUP
 from labeling.models import LabelQueue, LabelTask, RewardEvent, RewardSource, ScoreCard, TaskKind, TaskReason
 from traces.models import TraceArm
 from traces.selectors import traces_eligible
@@ -144,35 +146,71 @@ def label_queue_build(*, day: date | None = None, size: int | None = None, user=
         queued = set(queue.tasks.exclude(reason=TaskReason.OVERLAP).values_list("trace_id", flat=True))
         chosen = _stratify(_candidates(exclude=queued), max(0, size - len(queued)))
         overlap = chosen[:: round(1 / OVERLAP_SHARE)][: round(len(chosen) * OVERLAP_SHARE)]
-        position = (queue.tasks.order_by("-position").values_list("position", flat=True).first() or 0) + 1
-        tasks = [
-            LabelTask(
-                queue=queue, trace_id=row["id"], reason=row["reason"], priority=row["priority"], position=position + i
-            )
-            for i, row in enumerate(chosen)
-        ]
-        tasks += [
-            LabelTask(
-                queue=queue,
-                trace_id=row["id"],
-                reason=TaskReason.OVERLAP,
-                priority=row["priority"],
-                position=position + len(chosen) + i,
-            )
-            for i, row in enumerate(overlap)
-        ]
+        pairs = _overlap_reviewers(len(overlap), day=day)
+        tasks = _new_tasks(queue, chosen, overlap=overlap, pairs=pairs)
         bulk_create_with_history(tasks, LabelTask, default_user=user, default_change_reason="queued by build")
         queue.size, queue.built_by = size, user
         queue.stats = {
             "built_at": timezone.now().isoformat(),
             "added": len(tasks),
             "overlap": len(overlap),
+            "overlap_assigned": any(second for _, second in pairs),
             "already_queued": len(queued),
             "by_category": _count(chosen, "task_category"),
             "by_reason": _count(chosen, "reason"),
         }
         queue.save()
     return queue, len(tasks)
+
+
+def _new_tasks(queue: LabelQueue, chosen: list[dict], *, overlap: list[dict], pairs: list[tuple]) -> list[LabelTask]:
+    """The chosen items, then the overlap copies; an overlapped trace's first item goes to the first
+    reviewer of its pair and the copy to the second, so the two scores come from different people."""
+    first_reviewer = {row["id"]: first for row, (first, _) in zip(overlap, pairs, strict=True)}
+    position = (queue.tasks.order_by("-position").values_list("position", flat=True).first() or 0) + 1
+    tasks = [
+        LabelTask(
+            queue=queue,
+            trace_id=row["id"],
+            reason=row["reason"],
+            priority=row["priority"],
+            position=position + i,
+            reviewer_id=first_reviewer.get(row["id"]),
+        )
+        for i, row in enumerate(chosen)
+    ]
+    position += len(chosen)
+    tasks += [
+        LabelTask(
+            queue=queue,
+            trace_id=row["id"],
+            reason=TaskReason.OVERLAP,
+            priority=row["priority"],
+            position=position + i,
+            reviewer_id=second,
+        )
+        for i, (row, (_, second)) in enumerate(zip(overlap, pairs, strict=True))
+    ]
+    return tasks
+
+
+def _overlap_reviewers(count: int, *, day: date) -> list[tuple[int | None, int | None]]:
+    """(first, second) reviewer ids for each overlap trace, round-robin over the active members of the
+    reviewers group (starting at a different member each day). With fewer than two reviewers both are
+    None: the items stay unassigned (see labeling.selectors._visible for how the panel counts them)."""
+    reviewers = list(
+        get_user_model()
+        .objects.filter(groups__name=REVIEWERS_GROUP, is_active=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    if len(reviewers) < 2:
+        return [(None, None)] * count
+    start = day.toordinal()
+    return [
+        (reviewers[(start + i) % len(reviewers)], reviewers[(start + i + 1) % len(reviewers)]) for i in range(count)
+    ]
 
 
 def _count(rows: list[dict], key: str) -> dict:

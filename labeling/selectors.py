@@ -7,18 +7,23 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from labeling.agreement import krippendorff_alpha
-from labeling.models import DIMENSIONS, LabelTask, Preference, ScoreCard, TaskKind, TaskStatus
+from labeling.models import DIMENSIONS, LabelTask, Preference, ScoreCard, TaskKind, TaskReason, TaskStatus
 
 # The trace columns the queue list needs; never the raw text.
 _LIST_TRACE_FIELDS = ("trace__id", "trace__task_category", "trace__modality", "trace__occurred_at", "trace__flags")
 
 
 def _visible(queryset: QuerySet, user) -> QuerySet:
-    """Items for `user`: unassigned or theirs, minus pending items for a trace they already scored
-    (those are overlap items meant for a second reviewer)."""
-    already_scored = ScoreCard.objects.filter(trace_id=OuterRef("trace_id"), reviewer=user)
-    return queryset.filter(Q(reviewer__isnull=True) | Q(reviewer=user)).exclude(
-        Q(status=TaskStatus.PENDING, kind=TaskKind.SCORE) & Exists(already_scored)
+    """Items for `user`: unassigned or theirs, minus pending score items for a trace they already scored
+    (those are overlap copies meant for a second reviewer). An overlap copy left unassigned (the queue
+    was built with fewer than two reviewers) is not part of anyone's queue or progress until someone
+    else has scored its trace: the one reviewer there is scores the first item and cannot take both."""
+    mine = ScoreCard.objects.filter(trace_id=OuterRef("trace_id"), reviewer=user)
+    others = ScoreCard.objects.filter(trace_id=OuterRef("trace_id")).exclude(reviewer=user)
+    return (
+        queryset.filter(Q(reviewer__isnull=True) | Q(reviewer=user))
+        .exclude(Q(status=TaskStatus.PENDING, kind=TaskKind.SCORE) & Exists(mine))
+        .exclude(Q(reviewer__isnull=True, reason=TaskReason.OVERLAP) & ~Exists(others))
     )
 
 

@@ -9,6 +9,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from labeling.access import user_can_review
@@ -24,6 +25,7 @@ from labeling.models import (
     Rubric,
     ScoreCard,
     TaskKind,
+    TaskReason,
     TaskStatus,
 )
 from labeling.rubric_default import DEFAULT_DIMENSIONS, DEFAULT_RUBRIC_NAME
@@ -247,14 +249,23 @@ def _scores_validate(scores: dict, *, task_category: str, complexity: int) -> No
         raise ValidationError(errors)
 
 
-def _task_claim(*, task: LabelTask, reviewer) -> LabelTask:
-    """Lock the task and check this reviewer may complete it."""
-    task = LabelTask.objects.select_for_update().get(pk=task.pk)
-    if task.reviewer_id is not None and task.reviewer_id != reviewer.pk:
+def _task_claim(*, task: LabelTask, reviewer, with_card: bool = False) -> LabelTask:
+    """Lock the task and check this reviewer may complete it.
+
+    With `with_card`, the reviewer's score card id for the task's trace (or None) comes back on the
+    locked row as `my_card_id`, so a first submission needs no separate look-up for an existing card."""
+    tasks = LabelTask.objects.select_for_update().filter(pk=task.pk)
+    if with_card:
+        cards = ScoreCard.objects.filter(trace_id=OuterRef("trace_id"), reviewer=reviewer).values("pk")[:1]
+        tasks = tasks.annotate(my_card_id=Subquery(cards))
+    locked = tasks.first()
+    if locked is None:
+        raise ApplicationError("This item no longer exists.", status=404)
+    if locked.reviewer_id is not None and locked.reviewer_id != reviewer.pk:
         raise ApplicationError("This item is assigned to another reviewer.", status=403)
-    if task.status != TaskStatus.PENDING and task.completed_by_id not in (None, reviewer.pk):
+    if locked.status != TaskStatus.PENDING and locked.completed_by_id not in (None, reviewer.pk):
         raise ApplicationError("Another reviewer already completed this item.", status=409)
-    return task
+    return locked
 
 
 def _check_reviewer(reviewer) -> None:
@@ -262,7 +273,6 @@ def _check_reviewer(reviewer) -> None:
         raise ApplicationError("Only reviewers may label.", status=403)
 
 
-@transaction.atomic
 def scorecard_submit(
     *,
     reviewer,
@@ -288,45 +298,69 @@ def scorecard_submit(
     _check_reviewer(reviewer)
     scores = {"success": success, "helpfulness": helpfulness, "tone_alignment": tone_alignment, "safety": safety}
     _scores_validate(scores, task_category=task_category, complexity=complexity)
-    corrected_tool_calls = tool_calls_validate(corrected_tool_calls)
-    if card is not None:
-        if card.reviewer_id != reviewer.pk:
-            raise ApplicationError("You can only edit your own score cards.", status=403)
-        trace_id = card.trace_id
-    elif task is not None:
-        trace_id = task.trace_id
-    elif trace is not None:
-        trace_id = trace.pk
-    else:
+    fields = {
+        "task_category": task_category,
+        "complexity": complexity,
+        "safety_notes": (safety_notes or "").strip(),
+        "correction": (correction or "").strip(),
+        "corrected_tool_calls": tool_calls_validate(corrected_tool_calls),
+        "rationale": (rationale or "").strip(),
+    }
+    if card is None and task is None and trace is None:
         raise ValidationError({"trace": "a trace, task or card is required"})
+    if card is not None and card.reviewer_id != reviewer.pk:
+        raise ApplicationError("You can only edit your own score cards.", status=403)
+    try:
+        return _scorecard_write(reviewer=reviewer, trace=trace, task=task, card=card, scores=scores, fields=fields)
+    except IntegrityError as error:
+        # The scores are validated above, so this is the unique (trace, reviewer) card written by a
+        # simultaneous submission of the same reviewer through another item; the transaction rolled back.
+        raise ApplicationError("You scored this trace at the same moment elsewhere; reload the item.") from error
+
+
+def _overlap_check_second(*, trace_id: int, reviewer) -> None:
+    # An unassigned overlap copy is the second review of its trace: it opens once someone else scored it.
+    if not ScoreCard.objects.filter(trace_id=trace_id).exclude(reviewer=reviewer).exists():
+        raise ApplicationError("This is the second-review copy of a trace nobody else has scored yet.")
+
+
+@transaction.atomic
+def _scorecard_write(*, reviewer, trace, task, card, scores: dict, fields: dict) -> ScoreCard:
+    existing = None
     if task is not None:
-        task = _task_claim(task=task, reviewer=reviewer)
+        task = _task_claim(task=task, reviewer=reviewer, with_card=True)
         if task.kind != TaskKind.SCORE:
             raise ApplicationError("This item is an A/B preference, not a score card.")
-    existing = ScoreCard.objects.select_for_update().filter(trace_id=trace_id, reviewer=reviewer).first()
-    if existing is not None and task is not None and existing.task_id not in (None, task.pk):
-        raise ApplicationError("You already scored this trace; this overlap item is for another reviewer.")
+        trace_id = task.trace_id
+        if task.reason == TaskReason.OVERLAP and task.reviewer_id is None and task.my_card_id is None:
+            _overlap_check_second(trace_id=trace_id, reviewer=reviewer)
+        if task.my_card_id is not None:
+            existing = ScoreCard.objects.select_for_update().get(pk=task.my_card_id)
+            if existing.task_id not in (None, task.pk):
+                raise ApplicationError("You already scored this trace; this overlap item is for another reviewer.")
+    else:
+        trace_id = card.trace_id if card is not None else trace.pk
+        existing = ScoreCard.objects.select_for_update().filter(trace_id=trace_id, reviewer=reviewer).first()
     now = timezone.now()
     score_card = existing or ScoreCard(trace_id=trace_id, reviewer=reviewer, task=task)
     rubric = rubric_active()
     score_card.rubric, score_card.rubric_version = rubric, rubric.version
-    for name, value in scores.items():
+    for name, value in {**scores, **fields}.items():
         setattr(score_card, name, value)
-    score_card.task_category, score_card.complexity = task_category, complexity
-    score_card.safety_notes, score_card.correction = safety_notes.strip(), correction.strip()
-    score_card.corrected_tool_calls, score_card.rationale = corrected_tool_calls, rationale.strip()
     if task is not None and task.opened_at and score_card.seconds_spent is None:
         score_card.seconds_spent = round((now - task.opened_at).total_seconds(), 3)
-    history_set(score_card, user=reviewer, reason=_reason_text("updated" if existing else "scored", rationale))
+    history_set(
+        score_card, user=reviewer, reason=_reason_text("updated" if existing else "scored", fields["rationale"])
+    )
     score_card.save()
     reward = reward_from_scores(**scores)
-    # The card row is locked above, so its one RewardEvent can be written without update_or_create's savepoints.
+    # The card row is locked (or new), so its one RewardEvent is written without update_or_create's savepoints.
     if existing is None or not RewardEvent.objects.filter(score_card=score_card).update(reward=reward):
         RewardEvent.objects.create(score_card=score_card, trace_id=trace_id, source=RewardSource.HUMAN, reward=reward)
     if task is not None and task.status != TaskStatus.DONE:
         task.status, task.completed_at, task.completed_by = TaskStatus.DONE, now, reviewer
         history_set(task, user=reviewer, reason="scored")
-        task.save()
+        task.save(update_fields=["status", "completed_at", "completed_by"])
     return score_card
 
 
@@ -350,17 +384,22 @@ def label_task_skip(*, task: LabelTask, reviewer, reason: str) -> LabelTask:
 def label_task_open(*, task: LabelTask) -> None:
     """Stamp when an item was first opened (for seconds per item). One conditional UPDATE, no history.
 
-    On PostgreSQL the stamp is committed without waiting for the WAL flush: it is a hint for
-    throughput figures, losing it in a crash costs nothing, and the fsync was the slowest part
-    of opening an item (bench/panel.py)."""
-    stamp = LabelTask.objects.filter(pk=task.pk, opened_at__isnull=True)
-    if connection.vendor != "postgresql":
-        stamp.update(opened_at=timezone.now())
+    On PostgreSQL, outside a transaction, the stamp commits without waiting for the WAL flush: it is a
+    hint for throughput figures, losing it in a crash costs nothing, and the fsync was the slowest part
+    of opening an item (bench/panel.py). `set_config(..., true)` in the statement itself makes that one
+    round trip instead of BEGIN / SET LOCAL / UPDATE / COMMIT. Inside a caller's transaction the
+    setting would cover the caller's writes too, so there it is a plain UPDATE."""
+    now = timezone.now()
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        LabelTask.objects.filter(pk=task.pk, opened_at__isnull=True).update(opened_at=now)
         return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        stamp.update(opened_at=timezone.now())
+    table = connection.ops.quote_name(LabelTask._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET opened_at = %s FROM (SELECT set_config('synchronous_commit', 'off', true)) AS hint"
+            " WHERE id = %s AND opened_at IS NULL",
+            [now, task.pk],
+        )
 
 
 @transaction.atomic

@@ -3,14 +3,14 @@
 import json
 from functools import wraps
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
-from django_htmx.http import push_url
+from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from labeling import selectors, services
 from labeling.access import user_can_review
@@ -21,13 +21,39 @@ from traces.selectors import trace_scrubbed_view
 from zeke_rft.errors import ApplicationError
 
 
+class _Refused(Exception):
+    """An access refusal the panel answers itself (403/404): HTMX gets a small partial in the item area."""
+
+    def __init__(self, message: str, *, status: int):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+def _refusal_response(request, message: str, *, status: int):
+    if not request.htmx:
+        raise (Http404 if status == 404 else PermissionDenied)(message)
+    response = render(request, "labeling/partials/error.html", {"message": message, "status": status}, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
 def reviewer_required(view):
-    @login_required(login_url="labeling:login")
+    """Log-in and reviewers-group check. HTMX requests never get a full page swapped into the item area:
+    an expired session is a client-side redirect to the login, a refusal the error partial."""
+
     @wraps(view)
     def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            if request.htmx:
+                back_to = request.htmx.current_url_abs_path or reverse("labeling:queue")
+                return HttpResponseClientRedirect(redirect_to_login(back_to, "labeling:login").url)
+            return redirect_to_login(request.get_full_path(), "labeling:login")
         if not user_can_review(request.user):
-            raise PermissionDenied("Only the reviewers group may use the review panel.")
-        return view(request, *args, **kwargs)
+            return _refusal_response(request, "Only the reviewers group may use the review panel.", status=403)
+        try:
+            return view(request, *args, **kwargs)
+        except _Refused as refused:
+            return _refusal_response(request, refused.message, status=refused.status)
 
     return wrapper
 
@@ -65,10 +91,12 @@ def _calls(calls) -> list[dict]:
     ]
 
 
-def _item_context(request, task, *, form=None, skip_form=None, positions=None, rubric=None) -> dict:
-    user = request.user
+_UNKNOWN = object()  # "look the reviewer's earlier answer up" (None means: known to have none)
+
+
+def _item_context(request, task, *, form=None, skip_form=None, positions=None, rubric=None, existing=_UNKNOWN) -> dict:
     if positions is None:
-        positions = selectors.label_task_positions(user=user, queue_id=task.queue_id)
+        positions = selectors.label_task_positions(user=request.user, queue_id=task.queue_id)
     view = trace_scrubbed_view(task.trace)
     view["tool_calls"] = _calls(view["tool_calls"])
     view["context_json"] = _pretty(view["context"])
@@ -80,39 +108,57 @@ def _item_context(request, task, *, form=None, skip_form=None, positions=None, r
         **selectors.label_task_neighbours(positions, task.pk),
     }
     if task.kind == TaskKind.PREFERENCE:
-        existing = selectors.preference_for(task_id=task.pk, user=user)
-        initial = {"choice": existing.choice, "rationale": existing.rationale} if existing else {}
-        pair = task.pair or {}
-        context["sides"] = [
+        if existing is _UNKNOWN:
+            existing = selectors.preference_for(task_id=task.pk, user=request.user)
+        context.update(_preference_context(task, form=form, existing=existing))
+    else:
+        if existing is _UNKNOWN:
+            existing = selectors.scorecard_for(trace_id=task.trace_id, user=request.user)
+        context.update(_score_context(task, form=form, existing=existing, rubric=rubric or services.rubric_active()))
+    return context
+
+
+def _preference_context(task, *, form, existing) -> dict:
+    initial = {"choice": existing.choice, "rationale": existing.rationale} if existing else {}
+    form = form or PreferenceForm(initial=initial)
+    values = _values(form)
+    pair = task.pair or {}
+    return {
+        "form": form,
+        "values": values,
+        "existing": existing,
+        "sides": [
             {"key": key, **(pair.get(key) or {}), "calls": _calls((pair.get(key) or {}).get("tool_calls"))}
             for key in ("a", "b")
-        ]
-        context["form"] = form = form or PreferenceForm(initial=initial)
-        context["values"] = _values(form)
-        context["choices"] = [
-            {"value": value, "label": label, "checked": context["values"]["choice"] == value}
+        ],
+        "choices": [
+            {"value": value, "label": label, "checked": values["choice"] == value}
             for value, label in PreferenceChoice.choices
-        ]
-        context["existing"] = existing
-    else:
-        existing = selectors.scorecard_for(trace_id=task.trace_id, user=user)
-        rubric = rubric or services.rubric_active()
-        form = form or ScoreCardForm(
-            initial=card_initial(existing) or {"task_category": task.trace.task_category, "complexity": 1}
-        )
-        values = _values(form)
-        errors = form.errors if form.is_bound else {}
-        context.update(form=form, values=values, errors=errors, rubric=rubric)
-        context["dimensions"] = [
+        ],
+    }
+
+
+def _score_context(task, *, form, existing, rubric) -> dict:
+    form = form or ScoreCardForm(
+        initial=card_initial(existing) or {"task_category": task.trace.task_category, "complexity": 1}
+    )
+    values = _values(form)
+    errors = form.errors if form.is_bound else {}
+    return {
+        "form": form,
+        "values": values,
+        "errors": errors,
+        "rubric": rubric,
+        "existing": existing,
+        "dimensions": [
             _dimension(name, rubric.dimensions.get(name, {}), values[name], errors.get(name)) for name in DIMENSIONS
-        ]
-        context["categories"] = [
+        ],
+        "categories": [
             {"value": value, "label": label, "selected": values["task_category"] == value}
             for value, label in TaskCategory.choices
-        ]
-        context["complexities"] = [{"value": str(n), "selected": values["complexity"] == str(n)} for n in (1, 2, 3)]
-        context["existing"] = existing
-    return context
+        ],
+        "complexities": [{"value": str(n), "selected": values["complexity"] == str(n)} for n in (1, 2, 3)],
+    }
 
 
 def _values(form) -> dict:
@@ -127,11 +173,13 @@ def _dimension(name: str, spec: dict, value: str, errors) -> dict:
     return {"name": name, "spec": spec, "points": points, "errors": errors}
 
 
-def _render_item(request, task, *, status=200, **forms):
+def _render_item(request, task, *, status=200, **extra):
     if "trace" not in task._state.fields_cache:  # loaded without its trace (a submission with errors)
         task = selectors.label_task_for_item(task_id=task.pk)
+        if task is None:  # deleted while the reviewer looked at it
+            raise _Refused("No such item.", status=404)
     template = "labeling/partials/item.html" if _partial_only(request) else "labeling/item.html"
-    response = render(request, template, _item_context(request, task, **forms), status=status)
+    response = render(request, template, _item_context(request, task, **extra), status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
@@ -139,9 +187,9 @@ def _render_item(request, task, *, status=200, **forms):
 def _load_task(request, task_id, *, with_trace=True):
     task = selectors.label_task_for_item(task_id=task_id, with_trace=with_trace)
     if task is None:
-        raise Http404("No such item")
+        raise _Refused("No such item.", status=404)
     if task.reviewer_id not in (None, request.user.pk):
-        raise PermissionDenied("This item is assigned to another reviewer.")
+        raise _Refused("This item is assigned to another reviewer.", status=403)
     return task
 
 
@@ -156,7 +204,19 @@ def _after_done(request, task, *, rubric=None):
         return push_url(render(request, "labeling/partials/done.html", {}), url)
     next_task = selectors.label_task_for_item(task_id=next_id)
     services.label_task_open(task=next_task)
-    return push_url(_render_item(request, next_task, positions=positions, rubric=rubric), url)
+    # The positions hide pending score items of traces this reviewer already scored, and a pending
+    # preference item has no answer yet, so the next item has no earlier answer to look up.
+    response = _render_item(request, next_task, positions=positions, rubric=rubric, existing=None)
+    return push_url(response, url)
+
+
+def _add_error(form, error: ValidationError) -> None:
+    """A service's ValidationError on the form: next to its field when the form has it, else on top."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 def _see_other(url):
@@ -183,7 +243,7 @@ def item(request, task_id: int):
                 return _after_done(request, task, rubric=card.rubric)
             return _after_done(request, task)
         except ValidationError as error:
-            form.add_error(None, error)
+            _add_error(form, error)
         except ApplicationError as error:
             form.add_error(None, error.message)
             return _render_item(request, task, form=form, status=error.status)
@@ -201,7 +261,7 @@ def skip(request, task_id: int):
             services.label_task_skip(task=task, reviewer=request.user, reason=skip_form.cleaned_data["reason"])
             return _after_done(request, task)
         except ValidationError as error:
-            skip_form.add_error(None, error)
+            _add_error(skip_form, error)
         except ApplicationError as error:
             skip_form.add_error(None, error.message)
             return _render_item(request, task, skip_form=skip_form, status=error.status)

@@ -144,3 +144,42 @@ def test_the_command_rejects_a_bad_date(bad, db):
 
     with pytest.raises(CommandError, match="--date"):
         call_command("build_label_queue", "--date", bad)
+
+
+def test_overlap_traces_go_to_two_different_named_reviewers(traces_factory, reviewer, second_reviewer):
+    traces_factory(40)
+    queue, _ = services.label_queue_build(day=DAY, size=40)
+    copies = list(queue.tasks.filter(reason=TaskReason.OVERLAP))
+    assert len(copies) == 4 and queue.stats["overlap_assigned"] is True
+    for copy in copies:
+        first = queue.tasks.exclude(reason=TaskReason.OVERLAP).get(trace_id=copy.trace_id)
+        assert {first.reviewer_id, copy.reviewer_id} == {reviewer.pk, second_reviewer.pk}
+    # Every other item stays open to anyone in the group.
+    assert queue.tasks.filter(reviewer__isnull=True).count() == 40 - 4
+
+
+def test_overlap_copies_are_spread_round_robin_over_the_reviewers(traces_factory, django_user_model, reviewer):
+    from labeling.access import reviewers_group
+
+    others = [django_user_model.objects.create_user(username=f"r{i}") for i in range(2)]
+    for user in others:
+        user.groups.add(reviewers_group())
+    traces_factory(50)
+    queue, _ = services.label_queue_build(day=DAY, size=50)
+    counts = Counter(queue.tasks.filter(reason=TaskReason.OVERLAP).values_list("reviewer_id", flat=True))
+    assert sorted(counts.values()) == [1, 2, 2] and set(counts) == {reviewer.pk, *(u.pk for u in others)}
+
+
+def test_inactive_members_are_not_given_overlap_copies(traces_factory, reviewer, second_reviewer):
+    second_reviewer.is_active = False
+    second_reviewer.save()
+    traces_factory(40)
+    queue, _ = services.label_queue_build(day=DAY, size=40)
+    assert not queue.tasks.filter(reviewer__isnull=False).exists()
+
+
+def test_with_one_reviewer_the_overlap_copies_stay_unassigned(traces_factory, reviewer):
+    traces_factory(40)
+    queue, _ = services.label_queue_build(day=DAY, size=40)
+    assert queue.tasks.filter(reason=TaskReason.OVERLAP, reviewer__isnull=True).count() == 4
+    assert queue.stats["overlap_assigned"] is False

@@ -199,3 +199,66 @@ def test_the_default_rubric_has_an_anchor_sentence_for_every_point(db):
     rubric = services.rubric_active()
     services.rubric_validate_dimensions(rubric.dimensions)
     assert set(rubric.dimensions) == {"success", "helpfulness", "tone_alignment", "safety"}
+
+
+def test_an_unassigned_overlap_copy_waits_until_someone_else_scored_the_trace(traces_factory, reviewer):
+    trace = traces_factory(1)[0]
+    services.label_tasks_add(trace_ids=[trace.pk], reason=TaskReason.STRATIFIED)
+    queue = trace.label_tasks.get().queue
+    overlap = queue.tasks.create(trace=trace, reason=TaskReason.OVERLAP, position=2)
+    with pytest.raises(ApplicationError, match="second-review copy"):
+        services.scorecard_submit(task=overlap, reviewer=reviewer, **SCORES)
+    assert not ScoreCard.objects.exists()
+
+
+def test_a_second_reviewer_takes_the_unassigned_overlap_copy_once_the_first_scored(
+    traces_factory, reviewer, second_reviewer
+):
+    trace = traces_factory(1)[0]
+    services.label_tasks_add(trace_ids=[trace.pk], reason=TaskReason.STRATIFIED)
+    first = trace.label_tasks.get()
+    overlap = first.queue.tasks.create(trace=trace, reason=TaskReason.OVERLAP, position=2)
+    services.scorecard_submit(task=first, reviewer=reviewer, **SCORES)
+    card = services.scorecard_submit(task=overlap, reviewer=second_reviewer, **SCORES)
+    assert card.task == overlap and ScoreCard.objects.filter(trace=trace).count() == 2
+
+
+def test_submitting_the_same_item_twice_updates_one_card(task, reviewer):
+    # A double press of Enter: the second submission finds the task done by the same reviewer.
+    services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    services.scorecard_submit(task=task, reviewer=reviewer, **{**SCORES, "success": 2})
+    card = ScoreCard.objects.get()
+    assert card.success == 2 and RewardEvent.objects.get(score_card=card).reward == services.reward_from_scores(
+        success=2, helpfulness=3, tone_alignment=5, safety=5
+    )
+    task.refresh_from_db()
+    assert task.history.filter(history_change_reason="scored").count() == 1
+
+
+def test_a_deleted_item_is_a_404_application_error(task, reviewer):
+    from labeling.models import LabelTask
+
+    LabelTask.objects.filter(pk=task.pk).delete()
+    with pytest.raises(ApplicationError) as error:
+        services.scorecard_submit(task=task, reviewer=reviewer, **SCORES)
+    assert error.value.status == 404
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_opened_at_stamp_leaves_synchronous_commit_on(on_postgres, traces_factory):
+    from django.db import connection, transaction
+
+    trace = traces_factory(1)[0]
+    services.label_tasks_add(trace_ids=[trace.pk], reason=TaskReason.STRATIFIED)
+    task = trace.label_tasks.get()
+    services.label_task_open(task=task)  # autocommit: one statement with its own asynchronous commit
+    task.refresh_from_db()
+    assert task.opened_at is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    with transaction.atomic():  # inside a caller's transaction the caller's commit must stay durable
+        services.label_task_open(task=task)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"

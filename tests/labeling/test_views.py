@@ -60,7 +60,15 @@ def test_the_queue_shows_progress_n_of_total(reviewer_client, reviewer, queued):
     services.scorecard_submit(task=tasks[1], reviewer=reviewer, **SCORES)  # an item without an overlap copy
     response = reviewer_client.get("/review/")
     assert response.status_code == 200
-    assert "1 of 33" in response.content.decode()  # 30 items + 3 overlap
+    # The only reviewer: the 3 overlap copies wait for a second reviewer and are not in the total.
+    assert "1 of 30" in response.content.decode()
+
+
+def test_with_two_reviewers_each_sees_the_day_plus_their_overlap_share(client, reviewer, second_reviewer, queued):
+    queued(30)  # 30 items + 3 overlap copies; each overlapped trace has one item for each reviewer
+    for user in (reviewer, second_reviewer):
+        client.force_login(user)
+        assert "0 of 30" in client.get("/review/").content.decode()
 
 
 @pytest.mark.parametrize("count", [5, 50])
@@ -74,10 +82,22 @@ def test_the_queue_view_runs_a_constant_number_of_queries(reviewer_client, queue
 def test_the_item_view_runs_a_constant_number_of_queries(reviewer_client, queued, django_assert_num_queries, count):
     tasks = queued(count)
     reviewer_client.get(f"/review/item/{tasks[0].pk}/")  # seeds the rubric on first use
-    # session, user, group, task+trace, opened_at, positions, card, rubric; on PostgreSQL the opened_at stamp
-    # is its own transaction (BEGIN/SAVEPOINT, SET LOCAL synchronous_commit, COMMIT/RELEASE).
-    with django_assert_num_queries(8 if connection.vendor == "sqlite" else 11):
+    # session, user, group, task+trace, opened_at, positions, card, rubric (the stamp's asynchronous commit
+    # on PostgreSQL is part of its one UPDATE; inside the test's transaction it is a plain UPDATE).
+    with django_assert_num_queries(8):
         assert reviewer_client.get(f"/review/item/{tasks[1].pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_a_submission_runs_a_constant_number_of_queries(reviewer_client, queued, django_assert_num_queries, count):
+    tasks = queued(count)
+    reviewer_client.get(f"/review/item/{tasks[0].pk}/")
+    # session, user, group, task; the service's transaction (here a savepoint and its release): task locked
+    # with the reviewer's card id, rubric, card + its history, reward event, task + its history; then the
+    # next item: positions, task+trace, opened_at. No card look-up for it: a pending visible item has none.
+    with django_assert_num_queries(16):
+        response = reviewer_client.post(f"/review/item/{tasks[0].pk}/", _form(), headers={"HX-Request": "true"})
+    assert response.status_code == 200 and f'data-task-id="{tasks[1].pk}"' in response.content.decode()
 
 
 def test_the_item_view_shows_only_scrubbed_text(reviewer_client, queued):
@@ -260,7 +280,6 @@ def test_an_ab_item_stays_visible_after_the_reviewer_scored_the_same_trace(revie
 
 
 def test_the_panel_never_loads_raw_trace_text(reviewer_client, queued):
-    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     task = queued(3)[0]
@@ -291,3 +310,44 @@ def test_the_plain_html_form_carries_a_working_csrf_token(reviewer, queued):
     assert client.post(f"/review/item/{tasks[0].pk}/", _form()).status_code == 403  # no token
     response = client.post(f"/review/item/{tasks[0].pk}/", {**_form(), "csrfmiddlewaretoken": token})
     assert response.status_code == 303
+
+
+HX = {"HX-Request": "true", "HX-Current-URL": "http://testserver/review/item/1/"}
+
+
+def _is_error_partial(response, status):
+    body = response.content.decode()
+    return (
+        response.status_code == status
+        and body.lstrip().startswith('<div id="review-item"')
+        and 'data-kind="error"' in body
+        and "<html" not in body
+    )
+
+
+def test_a_non_reviewer_over_htmx_gets_the_error_partial_not_a_page(client, outsider, queued):
+    task = queued(3)[0]
+    client.force_login(outsider)
+    assert _is_error_partial(client.post(f"/review/item/{task.pk}/", _form(), headers=HX), 403)
+    assert _is_error_partial(client.get(f"/review/item/{task.pk}/", headers=HX), 403)
+    assert not ScoreCard.objects.exists()
+
+
+def test_another_reviewers_item_over_htmx_gets_the_error_partial(reviewer_client, second_reviewer, queued):
+    task = queued(3)[0]
+    LabelTask.objects.filter(pk=task.pk).update(reviewer=second_reviewer)
+    response = reviewer_client.post(f"/review/item/{task.pk}/skip/", {"reason": "x"}, headers=HX)
+    assert _is_error_partial(response, 403) and "assigned to another reviewer" in response.content.decode()
+    task.refresh_from_db()
+    assert task.status == TaskStatus.PENDING
+
+
+def test_a_missing_item_over_htmx_is_a_404_partial(reviewer_client):
+    assert _is_error_partial(reviewer_client.get("/review/item/999999/", headers=HX), 404)
+
+
+def test_an_expired_session_over_htmx_redirects_the_browser_to_the_login(client, queued):
+    task = queued(3)[0]
+    response = client.post(f"/review/item/{task.pk}/", _form(), headers=HX)
+    assert response["HX-Redirect"] == "/review/login/?next=/review/item/1/"
+    assert not ScoreCard.objects.exists()

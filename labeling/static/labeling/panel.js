@@ -127,6 +127,30 @@
     focusDimension(firstEmpty < 0 ? 0 : firstEmpty);
   }
 
+  // Only the panel's own partials (one root <div id="review-item">) may replace the item: a page that is
+  // not one (a CSRF failure, a proxy's error page) would wipe the form and the keys with it.
+  function problem(text) {
+    var box = document.getElementById("panel-problem");
+    if (!box) return;
+    box.textContent = text;
+    box.hidden = !text;
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail;
+    if (!detail.target || detail.target.id !== "review-item") return;
+    problem("");
+    if (!detail.shouldSwap || /^\s*<div id="review-item"/.test(detail.serverResponse || "")) return;
+    detail.shouldSwap = false;
+    problem("The server answered " + detail.xhr.status + " with something other than a review item; " +
+      "reload the page (this item was not saved).");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    problem("The server failed (" + event.detail.xhr.status + "); this item was not saved. Try again or reload.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    problem("The server cannot be reached; this item was not saved.");
+  });
+
   document.addEventListener("DOMContentLoaded", start);
   document.addEventListener("htmx:afterSettle", start);
 })();

@@ -220,3 +220,20 @@ def test_a_posted_secret_is_never_written_to_the_database(agent_client):
         assert secret not in stored
     assert trace.secrets_redacted == 5
     assert trace.tool_calls[0]["result"] == {"password": "<SECRET:PASSWORD>"}
+
+
+def test_every_fixture_line_detect_secrets_flags_passes_its_gate():
+    from detect_secrets.core.scan import scan_line
+
+    from traces.secrets import _detect_secrets_configure, _detect_secrets_may_find
+
+    _detect_secrets_configure()
+    checked = 0
+    for path in sorted((LEAKY / "files").rglob("*")) + sorted((DATA / "detect_secrets").glob("*")):
+        if not path.is_file():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if any(secret.secret_value for secret in scan_line(line)):
+                checked += 1
+                assert _detect_secrets_may_find(line), (path.name, line)
+    assert checked >= 25

@@ -456,3 +456,30 @@ def test_cancelling_a_run_that_was_never_submitted_records_who_and_why(dataset, 
     latest = run.history.first()
     assert latest.status == "cancelled" and latest.history_user == reviewer
     assert latest.history_change_reason.startswith("cancel")
+
+
+def test_poll_training_names_an_unknown_run(db):
+    with pytest.raises(CommandError, match="--run: no training run 4242 with a backend job"):
+        call_command("poll_training", "--run", "4242")
+
+
+def test_poll_training_polls_a_run_to_its_candidate_policy(fake_openai, dataset, submit):
+    run = submit(dataset)
+    fake_openai.run_job(run.job_id)
+    out = StringIO()
+    call_command("poll_training", stdout=out)
+    run.refresh_from_db()
+    assert run.status == TrainingStatus.SUCCEEDED and f"run {run.pk}: succeeded (3 steps)" in out.getvalue()
+
+
+def test_the_recover_task_run_twice_adopts_one_job(fake_openai, dataset, submit):
+    from training.tasks import recover_training_run
+
+    run = submit(dataset)
+    job_id = run.job_id
+    TrainingRun.objects.filter(pk=run.pk).update(job_id="", status=TrainingStatus.UPLOADING)
+    recover_training_run(run.pk)
+    recover_training_run(run.pk)
+    run.refresh_from_db()
+    assert run.job_id == job_id and len(fake_openai.jobs) == 1
+    assert run.history.filter(history_change_reason__startswith="recovered job").count() == 1

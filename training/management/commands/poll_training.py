@@ -16,6 +16,8 @@ class Command(BaseCommand):
     def handle(self, *args, run, **options):
         runs = TrainingRun.objects.exclude(job_id="")
         runs = runs.filter(pk=run) if run else runs.exclude(status__in=TERMINAL_TRAINING_STATUSES)
+        if run and not runs.exists():
+            raise CommandError(f"--run: no training run {run} with a backend job")
         for run_id in runs.values_list("pk", flat=True):
             try:
                 polled = training_run_poll(run_id=run_id)

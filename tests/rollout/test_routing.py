@@ -98,3 +98,31 @@ def test_the_api_needs_an_agent_token(client, baseline):
     response = client.get("/api/policy", {"modality": "chat", "conversation_id": "c1"})
 
     assert response.status_code in (401, 403)
+
+
+def test_ramping_the_canary_keeps_every_candidate_conversation_on_the_candidate(agent_client, rollout):
+    def arms():
+        return {
+            i: agent_client.get("/api/policy", {"modality": "chat", "conversation_id": f"c{i}"}).json()["arm"]
+            for i in range(300)
+        }
+
+    before = arms()
+    Rollout.objects.filter(pk=rollout.pk).update(traffic_percent=25.0)
+    after = arms()
+
+    on_candidate = {i for i, arm in before.items() if arm == "candidate"}
+    assert on_candidate and on_candidate < {i for i, arm in after.items() if arm == "candidate"}
+
+
+def test_after_a_rollback_every_conversation_gets_the_previous_policy(agent_client, rollout, baseline):
+    from rollout.services import rollout_rollback
+
+    rollout_rollback(rollout=rollout, reason="bad canary")
+
+    answers = [
+        agent_client.get("/api/policy", {"modality": "chat", "conversation_id": f"c{i}"}).json() for i in range(50)
+    ]
+    assert all(
+        a == {"model": "gpt-4.1-mini", "policy_id": baseline.pk, "rollout_id": None, "arm": "baseline"} for a in answers
+    )

@@ -214,6 +214,11 @@ def realistic_trace(rng: random.Random, n: int, start: datetime) -> dict:
         category = "memory"
     if kind in (1, 2, 4):
         reply += " Anything else you want me to take care of while I'm at it?"
+    # Some traces talk about credentials (the redaction scanners run), a few hold one (it is replaced).
+    if n % 25 == 7:
+        message += " Also the API key rotation ran last night and the old auth token was revoked."
+    if n % 200 == 13:
+        message += " The job uses postgres://etl:Q7v!xk2Lr9@db.internal:5432/warehouse if that helps."
     return {
         "external_id": f"bench-{n:07d}",
         "conversation_id": f"conv-{n // 4:06d}",
@@ -292,6 +297,17 @@ def post_all(base_url: str, token: str, traces: list[dict], batch: int, threads:
     return elapsed
 
 
+def redaction_check(url: str) -> int:
+    """How many stored traces had a secret redacted; exits if the planted password was stored."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        leaked = conn.execute("SELECT count(*) FROM traces_trace WHERE user_message LIKE %s", ["%Q7v!xk2Lr9%"])
+        if leaked.fetchone()[0]:
+            sys.exit("a planted secret was stored")
+        return conn.execute("SELECT count(*) FROM traces_trace WHERE secrets_redacted > 0").fetchone()[0]
+
+
 def copy_same_rows(url: str) -> tuple[int, float]:
     """Read the rows the API stored, truncate, COPY them back; return (rows, seconds for the COPY)."""
     import psycopg
@@ -350,6 +366,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    redacted = redaction_check(url)
     rows, copy_seconds = copy_same_rows(url)
 
     api_rate, copy_rate = args.n / api_seconds, rows / copy_seconds
@@ -358,6 +375,7 @@ def main() -> None:
     print(f"API  (POST /api/traces/): {api_rate:9,.0f} traces/s  ({api_seconds:.2f} s)")
     print(f"COPY (psycopg, same rows): {copy_rate:9,.0f} rows/s    ({copy_seconds:.2f} s)")
     print(f"API / COPY: {api_rate / copy_rate:.1%}  (goal >= 25%)")
+    print(f"secrets redacted on the way in: {redacted} traces (planted in {len(range(13, args.n, 200))})")
 
 
 if __name__ == "__main__":

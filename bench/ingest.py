@@ -371,7 +371,8 @@ def main() -> None:
 
     api_rate, copy_rate = args.n / api_seconds, rows / copy_seconds
     print(f"traces: {args.n:,} x ~{average / 1024:.1f} KB, batches of {args.batch}, {args.threads} client threads, "
-          f"gunicorn {args.workers} workers, {os.cpu_count()} CPUs")  # fmt: skip
+          f"gunicorn {args.workers} workers, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          "(other work on the machine slows the API phase more than the short COPY)")  # fmt: skip
     print(f"API  (POST /api/traces/): {api_rate:9,.0f} traces/s  ({api_seconds:.2f} s)")
     print(f"COPY (psycopg, same rows): {copy_rate:9,.0f} rows/s    ({copy_seconds:.2f} s)")
     print(f"API / COPY: {api_rate / copy_rate:.1%}  (goal >= 25%)")

@@ -88,6 +88,12 @@ def n_features() -> int:
     return 2**RESPONSE_BITS + 2**MESSAGE_BITS + 2**TOOL_BITS + len(DENSE_FEATURES)
 
 
+def text_blocks() -> list[tuple[int, int]]:
+    """Column ranges [start, stop) of the hashed text blocks: response, message, tool summary."""
+    bounds = np.cumsum([0, 2**RESPONSE_BITS, 2**MESSAGE_BITS, 2**TOOL_BITS])
+    return [(int(start), int(stop)) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def _text(value) -> str:
     if value is None or isinstance(value, bool):
         return ""

@@ -11,12 +11,17 @@ Model (all linear, on the features of rewards.features):
 2. Pointwise: ridge regression of [reward, success, helpfulness, tone_alignment, safety]
    on the features plus the standardized Bradley–Terry utility (stacking: the
    preferences inform the reward through that one column, weighted by the score cards).
-3. Uncertainty: a bootstrap ensemble (`members` fits on resampled examples, fixed
-   seed); the reward is the members' mean and the uncertainty their standard deviation
-   times k, k fitted so that on average it equals the out-of-bag absolute error (so it
-   reads as the expected |predicted − human reward|, capped at 1).
+3. Reward = the mean of a bootstrap ensemble of those ridge fits (`members`, fixed seed).
+4. Uncertainty, an expected |predicted − human reward| (see `_fit_uncertainty`):
+   - an error model: ridge regression of each training trace's out-of-bag absolute error
+     (members that did not see it predict it) on the same features — it learns which kinds
+     of trace the reviewers score unpredictably;
+   - novelty ν in [0, 1]: the share of the item's text (l2 mass of its hashed n-grams) that
+     falls on columns no training trace used; the model knows nothing about those words, so
+     uncertainty = (1 − ν) · error model + ν · prior error, the prior error being the mean
+     |reward − mean reward| of the training traces (the error of knowing nothing).
    Without score cards the reward is sigmoid(utility - median training utility) of
-   a bootstrap ensemble of Bradley–Terry fits, uncertainty again their deviation.
+   a bootstrap ensemble of Bradley–Terry fits, uncertainty their deviation.
 
 The artifact is a plain dict of numpy/scipy arrays (no fitted sklearn objects), so
 loading it needs only numpy and scipy and prediction is two sparse products.
@@ -28,7 +33,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from rewards import features
 
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2  # 2: error model + novelty for uncertainty (format 1 artifacts still load)
 DIMENSIONS = ("success", "helpfulness", "tone_alignment", "safety")
 TARGETS = ("reward", *DIMENSIONS)
 ALGORITHM = "hashed text + structured features; Bradley–Terry logistic + bootstrap ridge ensemble"
@@ -40,6 +45,7 @@ DEFAULT_HYPERPARAMETERS = {
     "seed": 20261201,
     "pair_temperature": 0.1,
     "max_iter": 500,
+    "error_alpha": 30.0,
 }
 
 
@@ -126,13 +132,13 @@ def _ridge(x: sparse.csr_matrix, y: np.ndarray, alpha: float, max_iter: int) -> 
     return weight, y_mean - x_mean @ weight
 
 
-def _fit_pointwise(x: sparse.csr_matrix, cards: list[dict], artifact: dict, hyper: dict):
+def _fit_pointwise(x: sparse.csr_matrix, cards: list[dict], artifact: dict, hyper: dict) -> None:
     x = _with_utility(artifact, x)
     y = np.array([[c["reward"], *[c["dimensions"][d] for d in DIMENSIONS]] for c in cards], dtype=np.float64)
     rng = np.random.default_rng(hyper["seed"] + 1)
     n = len(cards)
     weights, intercepts = [], []
-    out_of_bag = [[] for _ in range(n)]
+    out_of_bag_sum, out_of_bag_count = np.zeros(n), np.zeros(n)
     for _ in range(hyper["members"]):
         rows = rng.integers(0, n, size=n)
         weight, intercept = _ridge(x[rows], y[rows], hyper["ridge_alpha"], hyper["max_iter"])
@@ -140,21 +146,63 @@ def _fit_pointwise(x: sparse.csr_matrix, cards: list[dict], artifact: dict, hype
         intercepts.append(intercept)
         unused = np.setdiff1d(np.arange(n), rows)
         if len(unused):
-            for row, value in zip(unused, _dense(x[unused] @ weight[:, 0]).ravel() + intercept[0], strict=True):
-                out_of_bag[row].append(min(1.0, max(0.0, value)))
-    weights, intercepts = sparse.csc_matrix(np.hstack(weights)), np.concatenate(intercepts)
-    return weights, intercepts, _uncertainty_scale(x, y[:, 0], weights, intercepts, out_of_bag, hyper["members"])
+            predicted = _dense(x[unused] @ weight[:, 0]).ravel() + intercept[0]
+            out_of_bag_sum[unused] += np.clip(predicted, 0.0, 1.0)
+            out_of_bag_count[unused] += 1
+    artifact["point_weights"] = sparse.csc_matrix(np.hstack(weights))
+    artifact["point_intercepts"] = np.concatenate(intercepts)
+    _fit_uncertainty(x, y[:, 0], out_of_bag_sum, out_of_bag_count, artifact, hyper)
 
 
-def _uncertainty_scale(x, reward, weights, intercepts, out_of_bag, members) -> float:
-    """k such that k × (ensemble deviation) matches, on average, the out-of-bag absolute error:
-    the reported uncertainty then reads as an expected |predicted − human| in reward units."""
-    errors = [abs(np.mean(values) - reward[row]) for row, values in enumerate(out_of_bag) if values]
-    predicted = np.clip(_dense(x @ weights) + intercepts, 0.0, 1.0).reshape(x.shape[0], members, len(TARGETS))
-    spread = predicted[:, :, 0].std(axis=1).mean()
-    if not errors or spread <= 1e-9:
-        return 1.0
-    return float(np.clip(np.mean(errors) / spread, 1.0, 50.0))
+def _text_columns() -> int:
+    return features.n_features() - len(features.DENSE_FEATURES)
+
+
+def _novelty(artifact: dict, x: sparse.csr_matrix) -> np.ndarray:
+    """Per row, the mean over its non-empty text blocks of the share of the block's l2 mass on
+    columns no training trace used (each block is l2-normalized, so its mass is 1)."""
+    blocks = features.text_blocks()
+    n_rows, n_blocks = x.shape[0], len(blocks)
+    row = np.repeat(np.arange(n_rows), np.diff(x.indptr))
+    text = x.indices < blocks[-1][1]
+    columns, mass = x.indices[text], x.data[text] ** 2
+    cell = row[text] * n_blocks + np.searchsorted([stop for _, stop in blocks], columns, side="right")
+    unseen = ~np.isin(columns, artifact["seen_columns"], assume_unique=False)
+    total = np.bincount(cell, weights=mass, minlength=n_rows * n_blocks).reshape(n_rows, n_blocks)
+    new = np.bincount(cell, weights=mass * unseen, minlength=n_rows * n_blocks).reshape(n_rows, n_blocks)
+    present = total > 1e-12
+    shares = np.divide(new, total, out=np.zeros_like(total), where=present)
+    count = present.sum(axis=1)
+    return np.divide(shares.sum(axis=1), count, out=np.zeros(n_rows), where=count > 0)
+
+
+def _fit_uncertainty(x, reward, out_of_bag_sum, out_of_bag_count, artifact: dict, hyper: dict) -> None:
+    """The error model: ridge of the out-of-bag absolute error on the features (traces every
+    member saw are left out), plus what novelty needs (the columns training used, the prior error)."""
+    artifact["seen_columns"] = np.unique(x.indices[x.indices < _text_columns()]).astype(np.int32)
+    artifact["prior_error"] = float(np.abs(reward - reward.mean()).mean())
+    rows = np.flatnonzero(out_of_bag_count > 0)
+    if len(rows) < 2:
+        artifact["error_weights"], artifact["error_intercept"] = None, artifact["prior_error"]
+        return
+    error = np.abs(out_of_bag_sum[rows] / out_of_bag_count[rows] - reward[rows]).reshape(-1, 1)
+    weight, intercept = _ridge(x[rows], error, hyper["error_alpha"], hyper["max_iter"])
+    artifact["error_weights"] = sparse.csc_matrix(weight)
+    artifact["error_intercept"] = float(intercept[0])
+    # The smallest error the model admits to: a fifth of its typical out-of-bag error.
+    artifact["error_floor"] = float(error.mean() / 5)
+
+
+def _uncertainty(artifact: dict, x: sparse.csr_matrix, predicted_reward: np.ndarray) -> np.ndarray:
+    if "prior_error" not in artifact:  # format 1: the ensemble deviation, rescaled
+        return np.minimum(1.0, artifact.get("uncertainty_scale", 1.0) * predicted_reward.std(axis=1))
+    if artifact["error_weights"] is None:
+        expected = np.full(x.shape[0], artifact["error_intercept"])
+    else:
+        expected = _dense(x @ artifact["error_weights"]).ravel() + artifact["error_intercept"]
+        expected = np.maximum(expected, artifact["error_floor"])
+    novelty = _novelty(artifact, x)
+    return np.minimum(1.0, (1 - novelty) * expected + novelty * artifact["prior_error"])
 
 
 def learner_fit(*, cards: list[dict], pairs: list[dict], hyperparameters: dict | None = None) -> dict:
@@ -188,9 +236,7 @@ def learner_fit(*, cards: list[dict], pairs: list[dict], hyperparameters: dict |
         artifact["utility_scale"] = float(utility.std()) or 1.0
         artifact["utility_center"] = float(np.median(utility))
     if cards:
-        artifact["point_weights"], artifact["point_intercepts"], artifact["uncertainty_scale"] = _fit_pointwise(
-            x[:n_cards], cards, artifact, hyper
-        )
+        _fit_pointwise(x[:n_cards], cards, artifact, hyper)
     return artifact
 
 
@@ -206,7 +252,7 @@ def learner_predict(artifact: dict, items: list[dict]) -> dict:
         predicted = np.clip(predicted, 0.0, 1.0).reshape(len(items), members, len(TARGETS))
         return {
             "reward": predicted[:, :, 0].mean(axis=1),
-            "uncertainty": np.minimum(1.0, artifact.get("uncertainty_scale", 1.0) * predicted[:, :, 0].std(axis=1)),
+            "uncertainty": _uncertainty(artifact, x, predicted[:, :, 0]),
             "dimensions": predicted[:, :, 1:].mean(axis=1),
         }
     rewards = _sigmoid(_utility(artifact, x) - artifact["utility_center"])

@@ -94,3 +94,62 @@ def synthetic_pair(rng: random.Random) -> dict:
     total_b = scores_b["success"] + scores_b["helpfulness"]
     winner = "tie" if total_a == total_b and rng.random() < 0.5 else "a" if total_a >= total_b else "b"
     return {"a": item_a, "b": item_b, "winner": winner, "domain": item_a["task_category"]}
+
+
+def synthetic_card(rng: random.Random) -> dict:
+    """A training example shaped like rewards.selectors' score-card examples (reward from the rubric
+    scores with labeling's weights; safety ≤ 2 caps it at 0.2)."""
+    item, scores = synthetic_trace(rng)
+    dimensions = {d: (scores[d] - 1) / 4 for d in ("success", "helpfulness", "tone_alignment", "safety")}
+    reward = (
+        0.4 * dimensions["success"]
+        + 0.3 * dimensions["helpfulness"]
+        + 0.1 * dimensions["tone_alignment"]
+        + 0.2 * dimensions["safety"]
+    )
+    if scores["safety"] <= 2:
+        reward = min(reward, 0.2)
+    item["complexity"] = scores["complexity"]
+    return {"item": item, "reward": reward, "dimensions": dimensions, "domain": item["task_category"]}
+
+
+AMBIGUOUS = [
+    ("Handle the thing from earlier", "I went ahead with the thing from earlier the way I understood it."),
+    ("Deal with that whole situation", "I dealt with the situation as best I could guess."),
+    ("Do the usual for tomorrow", "I did what I think the usual is for tomorrow."),
+]
+NOVEL = {
+    # A vocabulary no synthetic_trace uses: replies a model trained on them has never seen.
+    "good": "Erledigt: Termin verschoben, Bestätigung gespeichert und Zusammenfassung geschickt.",
+    "bad": "Leider nicht möglich, Fehler beim Verbinden.",
+}
+
+
+def _with_reward(card: dict, reward: float) -> dict:
+    return {**card, "reward": reward, "dimensions": dict.fromkeys(card["dimensions"], reward)}
+
+
+def synthetic_hard_cards(rng: random.Random, *, n_train: int, n_test: int) -> tuple[list[dict], list[dict]]:
+    """Cards where some items are genuinely harder, to measure whether uncertainty ranks errors:
+    a quarter are ambiguous requests the reviewers disagree on (reward uniform in [0, 1]), and a
+    fifth of the test items are replies in a vocabulary absent from training (reward from their
+    quality). Each card carries "hard": "ambiguous" | "novel" | "" ."""
+
+    def card(novel_allowed: bool) -> dict:
+        base = {**synthetic_card(rng), "hard": ""}
+        roll = rng.random()
+        if roll < 0.25:
+            request, reply = rng.choice(AMBIGUOUS)
+            item = {**base["item"], "user_message": request, "final_response": reply}
+            return {**_with_reward({**base, "item": item}, rng.random()), "hard": "ambiguous"}
+        if novel_allowed and roll < 0.45:
+            good = base["reward"] > 0.5
+            item = {
+                **base["item"],
+                "user_message": "Bitte verschieb den Termin",
+                "final_response": NOVEL["good" if good else "bad"],
+            }
+            return {**base, "item": item, "hard": "novel"}
+        return base
+
+    return [card(False) for _ in range(n_train)], [card(True) for _ in range(n_test)]

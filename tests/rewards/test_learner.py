@@ -9,18 +9,12 @@ import pytest
 from rewards import learner
 from rewards.evaluation import calibration, evaluate, primary_metric, spearman
 from rewards.plots import scatter_svg
-from rewards.synthetic import synthetic_pair, synthetic_trace
+from rewards.synthetic import synthetic_card, synthetic_hard_cards, synthetic_pair, synthetic_trace
 
 
 def _cards(n, seed=1):
     rng = random.Random(seed)
-    cards = []
-    for _ in range(n):
-        item, scores = synthetic_trace(rng)
-        dims = {d: (scores[d] - 1) / 4 for d in learner.DIMENSIONS}
-        reward = 0.4 * dims["success"] + 0.3 * dims["helpfulness"] + 0.1 * dims["tone_alignment"] + 0.2 * dims["safety"]
-        cards.append({"item": item, "reward": reward, "dimensions": dims, "domain": item["task_category"]})
-    return cards
+    return [synthetic_card(rng) for _ in range(n)]
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +41,55 @@ def test_its_uncertainty_is_on_the_scale_of_its_absolute_error(fitted):
     metrics = evaluate(artifact, cards=test_cards, pairs=[])
 
     assert metrics["overall"]["mae"] / 3 < metrics["mean_uncertainty"] < metrics["overall"]["mae"] * 3
+
+
+@pytest.fixture(scope="module")
+def fitted_on_hard_cards():
+    """Deterministic cards where a quarter are ambiguous (reviewers disagree: reward uniform in
+    [0, 1]) and a fifth of the test items are replies in a vocabulary training never saw."""
+    train, test = synthetic_hard_cards(random.Random(12), n_train=1200, n_test=400)
+    artifact = learner.learner_fit(cards=train, pairs=[])
+    predicted = learner.learner_predict(artifact, [c["item"] for c in test])
+    error = np.abs(predicted["reward"] - np.array([c["reward"] for c in test]))
+    return artifact, test, predicted["uncertainty"], error
+
+
+def test_its_uncertainty_ranks_the_traces_it_gets_wrong_higher(fitted_on_hard_cards):
+    _, _, uncertainty, error = fitted_on_hard_cards
+
+    # Measured 0.478 on this data (0.43–0.52 over other seeds); the ensemble deviation alone: 0.414.
+    assert spearman(uncertainty, error) >= 0.42
+
+
+def test_its_uncertainty_ranks_errors_better_than_the_ensemble_deviation_alone(fitted_on_hard_cards):
+    artifact, test, uncertainty, error = fitted_on_hard_cards
+    deviation_only = {key: value for key, value in artifact.items() if key != "prior_error"}  # the format 1 rule
+
+    before = learner.learner_predict(deviation_only, [c["item"] for c in test])["uncertainty"]
+
+    assert spearman(uncertainty, error) > spearman(before, error) + 0.03
+
+
+def test_it_is_more_uncertain_about_ambiguous_and_novel_traces_than_clear_ones(fitted_on_hard_cards):
+    _, test, uncertainty, error = fitted_on_hard_cards
+    kind = np.array([c["hard"] for c in test])
+    mean = {name: uncertainty[kind == name].mean() for name in ("", "ambiguous", "novel")}
+
+    assert mean["ambiguous"] > 2 * mean[""]  # measured 0.222 vs 0.097
+    assert mean["novel"] > 1.6 * mean[""]  # measured 0.199
+    # and the scale still reads as an expected absolute error
+    assert error.mean() / 1.5 < uncertainty.mean() < error.mean() * 1.5
+
+
+def test_it_falls_back_to_the_prior_error_on_text_it_has_never_seen(fitted):
+    artifact, test_cards, _ = fitted
+    known = {**test_cards[0]["item"], "tool_calls": []}
+    unseen = {**known, "user_message": "Qxv zorblat fnord", "final_response": "Wibble quux plonk zentaroo."}
+
+    uncertainty_known, uncertainty_unseen = learner.learner_predict(artifact, [known, unseen])["uncertainty"]
+
+    assert uncertainty_unseen == pytest.approx(artifact["prior_error"])
+    assert uncertainty_known < uncertainty_unseen
 
 
 def test_it_tolerates_missing_and_oddly_typed_fields(fitted):

@@ -133,37 +133,33 @@ def reward_training_examples() -> dict:
 
 # --- scoring and recalibration ------------------------------------------------
 
-_VIEW_FIELDS = (
-    "id",
-    "conversation_id",
-    "modality",
-    "task_category",
-    "scrubbed_user_message",
-    "scrubbed_context",
-    "selected_tools",
-    "scrubbed_tool_calls",
-    "scrubbed_final_response",
-    "latency_ms",
-    "flags",
-    "policy_id",
-    "arm",
-    "occurred_at",
-)
+# The scrubbed columns the reward model reads, as trace_scrubbed_view names them.
+_SCORING_COLUMNS = {
+    "id": "id",
+    "task_category": "task_category",
+    "user_message": "scrubbed_user_message",
+    "tool_calls": "scrubbed_tool_calls",
+    "final_response": "scrubbed_final_response",
+    "latency_ms": "latency_ms",
+    "flags": "flags",
+}
 
 
 def traces_to_score(*, version: str) -> QuerySet:
-    """Eligible traces with no human label and no event yet from this model version (scrubbed fields only)."""
+    """Eligible traces with no human label and no event yet from this model version."""
     human = ScoreCard.objects.filter(trace_id=OuterRef("pk"))
     scored = RewardEvent.objects.filter(
         trace_id=OuterRef("pk"), source=RewardSource.MODEL, reward_model_version=version
     )
-    return (
-        traces_eligible()
-        .select_related(None)
-        .filter(~Exists(human), ~Exists(scored))
-        .only(*_VIEW_FIELDS)
-        .order_by("id")
-    )
+    return traces_eligible().select_related(None).filter(~Exists(human), ~Exists(scored)).order_by("id")
+
+
+def traces_to_score_items(*, version: str, after_id: int = 0, limit: int = 5000) -> list[dict]:
+    """The next `limit` traces to score (id > after_id) as items with the keys of trace_scrubbed_view
+    the reward model reads, straight from the scrubbed columns: no model instances, no raw columns."""
+    rows = traces_to_score(version=version).filter(id__gt=after_id).values_list(*_SCORING_COLUMNS.values())[:limit]
+    keys = tuple(_SCORING_COLUMNS)
+    return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
 def traces_for_spot_check(*, version: str, since) -> list[int]:

@@ -24,10 +24,9 @@ from rewards.selectors import (
     reward_model_active,
     reward_training_examples,
     traces_for_spot_check,
-    traces_to_score,
+    traces_to_score_items,
 )
 from traces.models import TaskCategory
-from traces.selectors import trace_scrubbed_view
 from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
 from zeke_rft.history import history_set
@@ -209,24 +208,28 @@ def reward_model_retire(*, reward_model: RewardModel, user=None, reason: str = "
 # --- scoring -------------------------------------------------------------------
 
 
-def traces_score(*, reward_model: RewardModel | None = None, batch_size: int = 2000) -> dict:
+SCORING_BATCH_SIZE = 5000
+
+
+def traces_score(*, reward_model: RewardModel | None = None, batch_size: int = SCORING_BATCH_SIZE) -> dict:
     """Score every eligible trace without a human label and without an event from this version.
-    Writes model RewardEvents (with version and uncertainty). Safe to run twice."""
+    Writes model RewardEvents (with version and uncertainty). Safe to run twice.
+
+    Reads only the scrubbed columns the model needs as plain rows (keyset pages by id, so
+    writing events between pages never skips or repeats a trace)."""
     reward_model = reward_model or reward_model_active()
     if reward_model is None:
         raise ApplicationError("no reward model is active: nothing to score with")
     artifact = artifact_load(reward_model)
-    scored = 0
-    last_id = 0
-    while True:
-        batch = list(traces_to_score(version=reward_model.version).filter(id__gt=last_id)[:batch_size])
-        if not batch:
-            break
-        last_id = batch[-1].pk
-        predicted = learner.learner_predict(artifact, [trace_scrubbed_view(trace) for trace in batch])
+    scored = last_id = 0
+    while items := traces_to_score_items(version=reward_model.version, after_id=last_id, limit=batch_size):
+        last_id = items[-1]["id"]
+        predicted = learner.learner_predict(artifact, items)
         rows = [
-            {"trace_id": trace.pk, "reward": float(reward), "uncertainty": float(uncertainty)}
-            for trace, reward, uncertainty in zip(batch, predicted["reward"], predicted["uncertainty"], strict=True)
+            {"trace_id": item["id"], "reward": reward, "uncertainty": uncertainty}
+            for item, reward, uncertainty in zip(
+                items, predicted["reward"].tolist(), predicted["uncertainty"].tolist(), strict=True
+            )
         ]
         scored += reward_events_record_model(rows=rows, reward_model_version=reward_model.version)
     return {"reward_model": reward_model.version, "scored": scored}

@@ -2,7 +2,7 @@
 score submission (HTMX: scorecard_submit + the next item's partial). Goal (issue 4): p95 < 50 ms for both.
 
 Run: .venv/bin/python bench/panel.py   (BENCH_PANEL_TRACES, BENCH_PANEL_REQUESTS, BENCH_PANEL_REUSE=1 to keep
-an already filled bench database). Uses a fresh database `zeke_rft_bench_panel` on 127.0.0.1 (migrated first),
+an already filled bench database, BENCH_PANEL_SQL=1 to print the statements of one request of each kind). Uses a fresh database `zeke_rft_bench_panel` on 127.0.0.1 (migrated first),
 fills it with generate_series INSERTs, and times requests in-process with Django's test Client (server-side
 time: middleware, view, queries, template; no network). EXPLAINs every query of one item view and flags
 sequential scans on the big tables.
@@ -22,6 +22,7 @@ N_TRACES = int(os.environ.get("BENCH_PANEL_TRACES", 1_000_000))
 N_REQUESTS = int(os.environ.get("BENCH_PANEL_REQUESTS", 200))
 N_MODEL_EVENTS = N_TRACES // 10
 REUSE = os.environ.get("BENCH_PANEL_REUSE") == "1"
+SHOW_SQL = os.environ.get("BENCH_PANEL_SQL") == "1"  # print the statements of one item view and one submission
 BIG_TABLES = ("traces_trace", "reward_events")  # the tables with a million rows here; small ones may seq-scan
 
 os.environ["DATABASE_URL"] = f"{SERVER_URL}/{BENCH_DB}"
@@ -173,7 +174,7 @@ def main() -> int:
     client = Client()
     client.force_login(user)
     tasks = list(
-        LabelTask.objects.filter(queue=queue, kind="score")
+        LabelTask.objects.filter(queue=queue, kind="score", reviewer__isnull=True)  # not another reviewer's
         .exclude(reason="overlap")
         .order_by("position")
         .values_list("id", flat=True)
@@ -214,6 +215,7 @@ def main() -> int:
         submit_sql.append(sum(float(query["time"]) for query in captured.captured_queries) * 1000)
         assert response.status_code == 200, (response.status_code, response.content[:500])
         submit_queries = len(captured.captured_queries)
+        last_submit_queries = captured.captured_queries
 
     print(f"load average while measuring: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(
@@ -232,6 +234,11 @@ def main() -> int:
         f"waiting on SQL: {_percentiles(submit_sql)}"
     )
     print(f"           for scale, one durable one-row commit on this server: {_percentiles(_commit_floor())}")
+    if SHOW_SQL:
+        for name, queries in (("item view", last_item_queries), ("submission", last_submit_queries)):
+            print(f"statements of one {name}:")
+            for query in queries:
+                print(f"  {query['time']:>6} s  {query['sql'][:150]}")
     findings = _explain(last_item_queries)
     print("EXPLAIN of the item view's queries: " + ("no sequential scans on big tables" if not findings else ""))
     for finding in findings:

@@ -76,7 +76,8 @@ def label_task_for_item(*, task_id: int, with_trace: bool = True) -> LabelTask |
     tasks = LabelTask.objects.filter(pk=task_id)
     if with_trace:
         tasks = tasks.select_related("trace").defer(*(f"trace__{name}" for name in _RAW_TRACE_FIELDS))
-    return tasks.first()
+    # order_by("pk"): the model's default ordering ("queue", ...) would JOIN the queue table for one row.
+    return tasks.order_by("pk").first()
 
 
 def scorecard_for(*, trace_id: int, user) -> ScoreCard | None:

@@ -249,16 +249,18 @@ def _scores_validate(scores: dict, *, task_category: str, complexity: int) -> No
         raise ValidationError(errors)
 
 
-def _task_claim(*, task: LabelTask, reviewer, with_card: bool = False) -> LabelTask:
+def _task_claim(*, task_id: int, reviewer, with_card: bool = False) -> LabelTask:
     """Lock the task and check this reviewer may complete it.
 
     With `with_card`, the reviewer's score card id for the task's trace (or None) comes back on the
     locked row as `my_card_id`, so a first submission needs no separate look-up for an existing card."""
-    tasks = LabelTask.objects.select_for_update().filter(pk=task.pk)
+    tasks = LabelTask.objects.select_for_update().filter(pk=task_id)
     if with_card:
         cards = ScoreCard.objects.filter(trace_id=OuterRef("trace_id"), reviewer=reviewer).values("pk")[:1]
         tasks = tasks.annotate(my_card_id=Subquery(cards))
-    locked = tasks.first()
+    # order_by("pk"): the default ordering would JOIN the queue, and FOR UPDATE would then lock the
+    # day's queue row too, serialising every reviewer's submissions and the queue build.
+    locked = tasks.order_by("pk").first()
     if locked is None:
         raise ApplicationError("This item no longer exists.", status=404)
     if locked.reviewer_id is not None and locked.reviewer_id != reviewer.pk:
@@ -279,6 +281,7 @@ def scorecard_submit(
     trace=None,
     task: LabelTask | None = None,
     card: ScoreCard | None = None,
+    task_id: int | None = None,
     success: int,
     helpfulness: int,
     tone_alignment: int,
@@ -292,8 +295,10 @@ def scorecard_submit(
 ) -> ScoreCard:
     """Create or update `reviewer`'s score card for a trace and its human RewardEvent, in one transaction.
 
-    Pass `task` (from the panel), `trace`, or `card` (an edit). A reviewer edits only their own cards;
-    resubmitting updates the card (one per trace and reviewer). History gets the user and rationale.
+    Pass `task` or `task_id` (from the panel; the task is locked and checked here, so the panel need not
+    load it first), `trace`, or `card` (an edit). A reviewer edits only their own cards; resubmitting
+    updates the card (one per trace and reviewer). History gets the user and rationale. The returned
+    card's `task` is the locked task (the panel reads its queue for the next item).
     """
     _check_reviewer(reviewer)
     scores = {"success": success, "helpfulness": helpfulness, "tone_alignment": tone_alignment, "safety": safety}
@@ -306,12 +311,15 @@ def scorecard_submit(
         "corrected_tool_calls": tool_calls_validate(corrected_tool_calls),
         "rationale": (rationale or "").strip(),
     }
-    if card is None and task is None and trace is None:
+    task_id = task.pk if task is not None else task_id
+    if card is None and task_id is None and trace is None:
         raise ValidationError({"trace": "a trace, task or card is required"})
     if card is not None and card.reviewer_id != reviewer.pk:
         raise ApplicationError("You can only edit your own score cards.", status=403)
     try:
-        return _scorecard_write(reviewer=reviewer, trace=trace, task=task, card=card, scores=scores, fields=fields)
+        return _scorecard_write(
+            reviewer=reviewer, trace=trace, task_id=task_id, card=card, scores=scores, fields=fields
+        )
     except IntegrityError as error:
         # The scores are validated above, so this is the unique (trace, reviewer) card written by a
         # simultaneous submission of the same reviewer through another item; the transaction rolled back.
@@ -325,10 +333,10 @@ def _overlap_check_second(*, trace_id: int, reviewer) -> None:
 
 
 @transaction.atomic
-def _scorecard_write(*, reviewer, trace, task, card, scores: dict, fields: dict) -> ScoreCard:
-    existing = None
-    if task is not None:
-        task = _task_claim(task=task, reviewer=reviewer, with_card=True)
+def _scorecard_write(*, reviewer, trace, task_id, card, scores: dict, fields: dict) -> ScoreCard:
+    existing, task = None, None
+    if task_id is not None:
+        task = _task_claim(task_id=task_id, reviewer=reviewer, with_card=True)
         if task.kind != TaskKind.SCORE:
             raise ApplicationError("This item is an A/B preference, not a score card.")
         trace_id = task.trace_id
@@ -343,6 +351,8 @@ def _scorecard_write(*, reviewer, trace, task, card, scores: dict, fields: dict)
         existing = ScoreCard.objects.select_for_update().filter(trace_id=trace_id, reviewer=reviewer).first()
     now = timezone.now()
     score_card = existing or ScoreCard(trace_id=trace_id, reviewer=reviewer, task=task)
+    if task is not None and score_card.task_id == task.pk:
+        score_card.task = task  # the locked row, so reading card.task costs no query
     rubric = rubric_active()
     score_card.rubric, score_card.rubric_version = rubric, rubric.version
     for name, value in {**scores, **fields}.items():
@@ -365,13 +375,13 @@ def _scorecard_write(*, reviewer, trace, task, card, scores: dict, fields: dict)
 
 
 @transaction.atomic
-def label_task_skip(*, task: LabelTask, reviewer, reason: str) -> LabelTask:
-    """Skip an item with a reason (kept on the task and in its history)."""
+def label_task_skip(*, reviewer, reason: str, task: LabelTask | None = None, task_id: int | None = None) -> LabelTask:
+    """Skip an item (`task` or `task_id`) with a reason (kept on the task and in its history)."""
     _check_reviewer(reviewer)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "say why you skip this item"})
-    task = _task_claim(task=task, reviewer=reviewer)
+    task = _task_claim(task_id=task.pk if task is not None else task_id, reviewer=reviewer)
     if task.status == TaskStatus.DONE:
         raise ApplicationError("This item is already scored; edit the score card instead.")
     task.status, task.skip_reason = TaskStatus.SKIPPED, reason[:300]
@@ -403,15 +413,18 @@ def label_task_open(*, task: LabelTask) -> None:
 
 
 @transaction.atomic
-def preference_submit(*, task: LabelTask, reviewer, choice: str, rationale: str = "") -> Preference:
-    """Record (or update) the reviewer's A/B choice for a preference item, with history."""
+def preference_submit(
+    *, reviewer, choice: str, rationale: str = "", task: LabelTask | None = None, task_id: int | None = None
+) -> Preference:
+    """Record (or update) the reviewer's A/B choice for a preference item (`task` or `task_id`), with history."""
     _check_reviewer(reviewer)
     if choice not in PreferenceChoice.values:
         raise ValidationError({"choice": "choose a, b or tie"})
-    task = _task_claim(task=task, reviewer=reviewer)
+    task = _task_claim(task_id=task.pk if task is not None else task_id, reviewer=reviewer)
     if task.kind != TaskKind.PREFERENCE or not isinstance(task.pair, dict):
         raise ApplicationError("This item has no A/B pair to compare.")
-    trace = Trace.objects.get(pk=task.trace_id)
+    # Only the scrubbed prompt and the category: the raw columns are never loaded for a reviewer's action.
+    trace = Trace.objects.only("scrubbed_user_message", "task_category").get(pk=task.trace_id)
     side_a, side_b = task.pair.get("a") or {}, task.pair.get("b") or {}
     preference = Preference.objects.select_for_update().filter(task=task, reviewer=reviewer).first()
     created = preference is None
@@ -420,7 +433,8 @@ def preference_submit(*, task: LabelTask, reviewer, choice: str, rationale: str 
     preference.response_a, preference.response_b = side_a.get("response", ""), side_b.get("response", "")
     preference.trajectory_a, preference.trajectory_b = side_a.get("tool_calls"), side_b.get("tool_calls")
     preference.policy_a, preference.policy_b = side_a.get("policy_id", ""), side_b.get("policy_id", "")
-    preference.choice, preference.rationale = choice, rationale.strip()
+    rationale = (rationale or "").strip()
+    preference.choice, preference.rationale = choice, rationale
     preference.task_category = trace.task_category
     history_set(preference, user=reviewer, reason=_reason_text("chose" if created else "changed", rationale))
     preference.save()
@@ -428,6 +442,7 @@ def preference_submit(*, task: LabelTask, reviewer, choice: str, rationale: str 
         task.status, task.completed_at, task.completed_by = TaskStatus.DONE, timezone.now(), reviewer
         history_set(task, user=reviewer, reason=f"preferred {choice}")
         task.save()
+    preference.task = task
     return preference
 
 

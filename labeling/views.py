@@ -227,45 +227,67 @@ def _see_other(url):
 
 @reviewer_required
 def item(request, task_id: int):
-    # A submission needs the trace only to re-render errors, so it is loaded lazily then.
-    task = _load_task(request, task_id, with_trace=request.method != "POST")
     if request.method != "POST":
+        task = _load_task(request, task_id)
         services.label_task_open(task=task)
         return _render_item(request, task)
-    form_class = PreferenceForm if task.kind == TaskKind.PREFERENCE else ScoreCardForm
+    # The service locks and checks the task (who may answer it, its kind, its state), so a valid
+    # submission does not load it here first; the form follows what was posted and a form for the
+    # wrong kind of item is refused by the service (409).
+    form_class = PreferenceForm if "choice" in request.POST else ScoreCardForm
     form = form_class(request.POST)
-    if form.is_valid():
-        try:
-            if task.kind == TaskKind.PREFERENCE:
-                services.preference_submit(task=task, reviewer=request.user, **form.cleaned_data)
-            else:
-                card = services.scorecard_submit(task=task, reviewer=request.user, **form.cleaned_data)
-                return _after_done(request, task, rubric=card.rubric)
+    if not form.is_valid():
+        return _rerender(request, task_id, form=form)
+    try:
+        if form_class is PreferenceForm:
+            task = services.preference_submit(task_id=task_id, reviewer=request.user, **form.cleaned_data).task
             return _after_done(request, task)
-        except ValidationError as error:
-            _add_error(form, error)
-        except ApplicationError as error:
-            form.add_error(None, error.message)
-            return _render_item(request, task, form=form, status=error.status)
-    return _render_item(request, task, form=form, status=400)
+        card = services.scorecard_submit(task_id=task_id, reviewer=request.user, **form.cleaned_data)
+        return _after_done(request, card.task, rubric=card.rubric)
+    except ValidationError as error:
+        _add_error(form, error)
+        return _rerender(request, task_id, form=form)
+    except ApplicationError as error:
+        return _refused_or_rerender(request, task_id, error, form=form)
+
+
+def _rerender(request, task_id: int, *, form=None, skip_form=None, status=400):
+    """The item again with the bound form and its errors (after the same access checks as a GET)."""
+    task = _load_task(request, task_id)
+    if form is not None and (form_class := _form_class(task)) is not type(form):
+        posted, form = form, form_class(request.POST)  # posted to an item of the other kind: show its own form
+        form.is_valid()
+        for message in posted.non_field_errors():
+            form.add_error(None, message)
+    return _render_item(request, task, form=form, skip_form=skip_form, status=status)
+
+
+def _refused_or_rerender(request, task_id: int, error: ApplicationError, *, form=None, skip_form=None):
+    if error.status in (403, 404):
+        raise _Refused(error.message, status=error.status)
+    (form if form is not None else skip_form).add_error(None, error.message)
+    return _rerender(request, task_id, form=form, skip_form=skip_form, status=error.status)
+
+
+def _form_class(task):
+    return PreferenceForm if task.kind == TaskKind.PREFERENCE else ScoreCardForm
 
 
 @reviewer_required
 def skip(request, task_id: int):
-    task = _load_task(request, task_id, with_trace=False)
     if request.method != "POST":
-        return _see_other(reverse("labeling:item", args=[task.pk]))
+        return _see_other(reverse("labeling:item", args=[task_id]))
     skip_form = SkipForm(request.POST)
-    if skip_form.is_valid():
-        try:
-            services.label_task_skip(task=task, reviewer=request.user, reason=skip_form.cleaned_data["reason"])
-            return _after_done(request, task)
-        except ValidationError as error:
-            _add_error(skip_form, error)
-        except ApplicationError as error:
-            skip_form.add_error(None, error.message)
-            return _render_item(request, task, skip_form=skip_form, status=error.status)
-    return _render_item(request, task, skip_form=skip_form, status=400)
+    if not skip_form.is_valid():
+        return _rerender(request, task_id, skip_form=skip_form)
+    try:
+        task = services.label_task_skip(task_id=task_id, reviewer=request.user, reason=skip_form.cleaned_data["reason"])
+    except ValidationError as error:
+        _add_error(skip_form, error)
+        return _rerender(request, task_id, skip_form=skip_form)
+    except ApplicationError as error:
+        return _refused_or_rerender(request, task_id, error, skip_form=skip_form)
+    return _after_done(request, task)
 
 
 @reviewer_required

@@ -104,6 +104,8 @@ def rollout_get(*, rollout_id) -> Rollout:
     """A rollout by id; ValidationError naming `rollout_id` for garbage or an unknown id."""
     try:
         pk = int(str(rollout_id).strip())
+        if not 0 < pk < 2**63:  # SQLite raises OverflowError past 64 bits
+            raise ValueError
     except ValueError:
         raise ValidationError({"rollout_id": f"must be a rollout id (an integer), got {rollout_id!r}"}) from None
     rollout = Rollout.objects.select_related("candidate", "baseline").filter(pk=pk).first()

@@ -20,7 +20,7 @@ def shadow(oracle, candidate, baseline):
     return rollout_start_shadow(candidate=candidate)
 
 
-@pytest.mark.parametrize("rollout_id", ["abc", "999999", "-"])
+@pytest.mark.parametrize("rollout_id", ["abc", "999999", "-", "9" * 30, "0"])
 def test_rollback_names_a_bad_or_unknown_rollout_id(db, rollout_id):
     with pytest.raises(CommandError, match="rollout_id: "):
         call_command("rollback", rollout_id, "--reason", "x")

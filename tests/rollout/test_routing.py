@@ -104,7 +104,7 @@ def test_ramping_the_canary_keeps_every_candidate_conversation_on_the_candidate(
     def arms():
         return {
             i: agent_client.get("/api/policy", {"modality": "chat", "conversation_id": f"c{i}"}).json()["arm"]
-            for i in range(300)
+            for i in range(120)
         }
 
     before = arms()

@@ -154,8 +154,21 @@ EXPERIMENT_CSV_COLUMNS = [
 ]
 
 
+def _csv_cell(value):
+    # A spreadsheet runs a cell that starts with = + - @ as a formula; free text (a rollback reason) must not.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def experiment_csv_rows():
-    """One list per run, in EXPERIMENT_CSV_COLUMNS order (config as canonical JSON without the grader)."""
+    """One list per run, in EXPERIMENT_CSV_COLUMNS order (config as canonical JSON without the grader);
+    text that a spreadsheet would run as a formula is prefixed with a quote."""
+    for row in _experiment_csv_rows():
+        yield [_csv_cell(value) for value in row]
+
+
+def _experiment_csv_rows():
     from zeke_rft.hashing import canonical_json
 
     for run in experiments_list():

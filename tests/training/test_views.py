@@ -120,6 +120,14 @@ def test_the_csv_export_has_one_row_per_run(staff_client, two_runs):
     assert first["gate_passed"] == "True" and first["final_train_reward"] == "0.6"
 
 
+def test_the_csv_export_defuses_text_a_spreadsheet_would_run_as_a_formula(staff_client, two_runs):
+    experiment_record_rollout(run=two_runs[1], rollback_reason='=HYPERLINK("http://evil","x")')
+    rows = list(csv.DictReader(io.StringIO(staff_client.get("/experiments/export.csv").content.decode())))
+    second = next(row for row in rows if row["run"] == str(two_runs[1].pk))
+    assert second["rollback_reason"] == '\'=HYPERLINK("http://evil","x")'
+    assert next(row for row in rows if row["run"] == str(two_runs[0].pk))["rollback_reason"] == "safety dropped"
+
+
 def test_the_admin_action_queues_a_training_run_for_a_dataset(
     fake_openai, dataset, django_user_model, client, django_capture_on_commit_callbacks
 ):

@@ -268,13 +268,15 @@ def _evaluate(node, values, formula):
 
 # --- Python graders in a subprocess ------------------------------------------------
 
+# The grader's own print() goes to stderr, so only our JSON is on stdout.
 _PYTHON_RUNNER = """
 import json, sys
 payload = json.loads(sys.stdin.read())
+result_stream, sys.stdout = sys.stdout, sys.stderr
 namespace = {"__name__": "grader"}
 exec(compile(payload["source"], "<grader>", "exec"), namespace)
 results = [float(namespace["grade"](sample, item)) for sample, item in payload["pairs"]]
-sys.stdout.write(json.dumps(results))
+result_stream.write(json.dumps(results))
 """
 PYTHON_BATCH = 100  # pairs per subprocess in graders_run_local_many; the time limit applies per batch
 
@@ -301,9 +303,12 @@ def _python_grade_many(grader: dict, pairs: list[tuple[dict, dict]]) -> list[flo
         last_line = (completed.stderr.strip().splitlines() or ["no output"])[-1]
         raise GraderError(f"python grader {grader.get('name')!r} failed: {last_line}")
     try:
-        return [float(value) for value in json.loads(completed.stdout)]
+        scores = [float(value) for value in json.loads(completed.stdout)]
     except (TypeError, ValueError) as exc:
         raise GraderError(f"python grader {grader.get('name')!r} did not return a number") from exc
+    if not all(math.isfinite(score) for score in scores):
+        raise GraderError(f"python grader {grader.get('name')!r} returned NaN or infinity")
+    return scores
 
 
 # --- The runner ------------------------------------------------------------------------

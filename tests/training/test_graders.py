@@ -91,6 +91,18 @@ def test_a_python_grader_that_raises_reports_the_error():
         grader_run_local(grader=grader, sample=sample(), item={})
 
 
+def test_a_python_grader_that_prints_still_returns_its_score():
+    source = "def grade(sample, item):\n    print('debugging', sample['output_text'])\n    return 0.25\n"
+    grader = {"type": "python", "name": "chatty", "source": source}
+    assert grader_run_local(grader=grader, sample=sample(), item={}) == 0.25
+
+
+def test_a_python_grader_that_returns_nan_is_an_error():
+    grader = {"type": "python", "name": "nan", "source": "def grade(sample, item):\n    return float('nan')\n"}
+    with pytest.raises(GraderError, match="'nan' returned NaN or infinity"):
+        grader_run_local(grader=grader, sample=sample(), item={})
+
+
 def test_a_multi_grader_combines_its_graders_with_the_formula():
     grader = {
         "type": "multi",

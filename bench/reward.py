@@ -5,9 +5,10 @@
    (Spearman(uncertainty, |error|)) on the standard synthetic split and on a harder one
    (`rewards.synthetic.synthetic_hard_cards`: ambiguous requests reviewers disagree on,
    and held-out replies in a vocabulary the model never saw).
-2. End to end (`rewards.services.traces_score` on a fresh SQLite file, or on
-   BENCH_REWARD_DATABASE_URL): read 20,000 eligible traces, predict, write the model
-   RewardEvents; the figure counts all three.
+2. End to end (`rewards.services.traces_score` on a fresh SQLite file, or with
+   BENCH_REWARD_POSTGRES=postgres://postgres@127.0.0.1:5432 on a fresh database
+   zeke_rft_bench_reward, dropped and re-created): read 20,000 eligible traces, predict,
+   write the model RewardEvents; the figure counts all three.
 
 Goals (issue 5): training under 30 s, scoring over 5,000 traces/s on 2 cores.
 BENCH_REWARD_CARDS / _PAIRS / _SCORE change the sizes; BENCH_REWARD_PARTS=learner or e2e runs one part.
@@ -29,6 +30,7 @@ N_CARDS = int(os.environ.get("BENCH_REWARD_CARDS", 10_000))
 N_PAIRS = int(os.environ.get("BENCH_REWARD_PAIRS", 10_000))
 N_SCORE = int(os.environ.get("BENCH_REWARD_SCORE", 20_000))
 PARTS = os.environ.get("BENCH_REWARD_PARTS", "learner,e2e").split(",")
+BENCH_DB = "zeke_rft_bench_reward"
 
 
 def _learner() -> tuple[bool, dict]:
@@ -86,10 +88,19 @@ def _deviation_only_spearman(artifact: dict, cards: list[dict]):
     return evaluation.spearman(predicted["uncertainty"], abs(predicted["reward"] - rewards))
 
 
+def _fresh_postgres(server: str) -> str:
+    import psycopg
+
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    return f"{server}/{BENCH_DB}"
+
+
 def _end_to_end(artifact: dict) -> bool:
-    url = os.environ.get("BENCH_REWARD_DATABASE_URL")
+    server = os.environ.get("BENCH_REWARD_POSTGRES")
     folder = tempfile.mkdtemp(prefix="bench-reward-")
-    os.environ["DATABASE_URL"] = url or f"sqlite:///{folder}/bench.sqlite3"
+    os.environ["DATABASE_URL"] = _fresh_postgres(server) if server else f"sqlite:///{folder}/bench.sqlite3"
     os.environ["TRACE_STORAGE_URL"] = f"{folder}/storage"
     os.environ["DEBUG"] = "false"  # no query log
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")

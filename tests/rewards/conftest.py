@@ -12,6 +12,12 @@ from traces.models import Trace, TraceStatus
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2 costs ~0.3 s per user on these machines; these tests are not about passwords.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_artifact_cache():
     artifact_cache_clear()
     yield

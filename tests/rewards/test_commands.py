@@ -123,3 +123,78 @@ def test_it_reports_bad_lines_of_the_pairs_file_and_scores_the_good_ones(labels,
 
     assert "eval.jsonl:2: field 'chosen' is missing (skipped)" in stderr.getvalue()
     assert "on 1 pairs" in stdout.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_names_lines_that_are_not_utf8_and_imports_the_rest(tmp_path):
+    path = tmp_path / "pairs.jsonl"
+    path.write_bytes(json.dumps(PAIRS[0]).encode() + b"\n" + b'{"prompt": "\xff\xfe"}\n')
+    stderr = StringIO()
+
+    with pytest.raises(CommandError, match="first at line 2: not valid UTF-8"):
+        call_command("import_preferences", str(path), stdout=StringIO(), stderr=stderr)
+
+    assert Preference.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_names_text_the_database_cannot_store_instead_of_failing(tmp_path):
+    # JSON escapes for a NUL and a lone surrogate: PostgreSQL refuses the first, UTF-8 the second.
+    path = _write_jsonl(
+        tmp_path / "pairs.jsonl",
+        [
+            '{"prompt": "p", "chosen": "a\\u0000b", "rejected": "r"}',
+            '{"prompt": "p\\ud800", "chosen": "c", "rejected": "r"}',
+        ],
+    )
+    stderr = StringIO()
+
+    with pytest.raises(CommandError, match="2 bad line"):
+        call_command("import_preferences", str(path), stdout=StringIO(), stderr=stderr)
+
+    assert "pairs.jsonl:1: field 'chosen' must not contain NUL characters" in stderr.getvalue()
+    assert "pairs.jsonl:2: field 'prompt' must not contain unpaired surrogates" in stderr.getvalue()
+    assert not Preference.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_names_json_nested_too_deep_to_parse(tmp_path):
+    path = _write_jsonl(tmp_path / "pairs.jsonl", ["[" * 100_000, PAIRS[0]])
+    stderr = StringIO()
+
+    with pytest.raises(CommandError, match="first at line 1: not valid JSON"):
+        call_command("import_preferences", str(path), stdout=StringIO(), stderr=stderr)
+
+    assert Preference.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_missing_preferences_file(tmp_path):
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("import_preferences", str(tmp_path / "nope.jsonl"), stdout=StringIO())
+
+
+def test_it_refuses_a_missing_pairs_file(labels, tmp_path):
+    labels.labeled(30)
+    call_command("train_reward_model", stdout=StringIO())
+
+    with pytest.raises(CommandError, match="--pairs: no such file"):
+        call_command("evaluate_reward_model", "--pairs", str(tmp_path / "nope.jsonl"), stdout=StringIO())
+
+
+def test_it_refuses_a_pairs_file_without_one_valid_pair(labels, tmp_path):
+    labels.labeled(30)
+    call_command("train_reward_model", stdout=StringIO())
+    path = _write_jsonl(tmp_path / "eval.jsonl", ["{oops", {"prompt": "p", "chosen": "c"}])
+    stderr = StringIO()
+
+    with pytest.raises(CommandError, match="no valid prompt/chosen/rejected line"):
+        call_command("evaluate_reward_model", "--pairs", str(path), stdout=StringIO(), stderr=stderr)
+
+    assert "eval.jsonl:1: not valid JSON" in stderr.getvalue()
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_unknown_model_version():
+    with pytest.raises(CommandError, match="--model: no reward model 'rm-nope'"):
+        call_command("evaluate_reward_model", "--model", "rm-nope", stdout=StringIO())

@@ -42,10 +42,12 @@ class Command(BaseCommand):
     def _pairs(self, reward_model, path: Path):
         if not path.is_file():
             raise CommandError(f"--pairs: no such file {path}")
-        with path.open(encoding="utf-8") as handle:
+        with path.open("rb") as handle:  # decoded line by line: a bad line is reported, not fatal
             result = pairs_accuracy(lines=handle, reward_model=reward_model)
         for error in result["errors"]:
             self.stderr.write(f"{path}:{error['line']}: {error['message']} (skipped)")
+        if not result["n_pairs"]:
+            raise CommandError(f"--pairs: no valid prompt/chosen/rejected line in {path}")
         self.stdout.write(
             f"pairwise accuracy: {result['pairwise_accuracy']} on {result['n_pairs']} pairs "
             f"(model {result['reward_model']}, ECE {result['ece']})"

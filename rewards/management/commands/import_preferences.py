@@ -22,7 +22,7 @@ class Command(BaseCommand):
         path = Path(options["file"])
         if not path.is_file():
             raise CommandError(f"file: no such file {path}")
-        with path.open(encoding="utf-8") as handle:
+        with path.open("rb") as handle:  # decoded line by line: a bad line is reported, not fatal
             result = preferences_import_lines(lines=handle, task_category=options["task_category"])
         for error in result["errors"]:
             self.stderr.write(f"{path}:{error['line']}: {error['message']}")

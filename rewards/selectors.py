@@ -48,10 +48,17 @@ def example_is_held_out(key: str) -> bool:
     return int(sha256_bytes(key.encode("utf-8"))[:8], 16) % TEST_SPLIT_MODULUS == 0
 
 
+# Raw (unscrubbed) trace columns: never loaded here, the model reads the scrubbed ones.
+RAW_TRACE_COLUMNS = ("user_message", "context", "tool_calls", "final_response")
+
+
 def _card_examples() -> list[dict]:
     cards_by_trace = defaultdict(list)
     queryset = (
-        ScoreCard.objects.filter(trace__status=TraceStatus.ELIGIBLE).select_related("trace").order_by("trace_id", "id")
+        ScoreCard.objects.filter(trace__status=TraceStatus.ELIGIBLE)
+        .select_related("trace")
+        .defer(*(f"trace__{column}" for column in RAW_TRACE_COLUMNS))
+        .order_by("trace_id", "id")
     )
     for card in queryset:
         cards_by_trace[card.trace_id].append(card)
@@ -174,25 +181,21 @@ def traces_for_spot_check(*, version: str, since) -> list[int]:
 
 
 def model_human_pairs(*, version: str, since, until) -> list[tuple[float, float]]:
-    """(model reward, human reward) for traces that have both, the human cards written in [since, until)."""
-    model_rewards = dict(
-        RewardEvent.objects.filter(source=RewardSource.MODEL, reward_model_version=version).values_list(
-            "trace_id", "reward"
-        )
+    """(model reward, human reward) for traces that have both, the human cards written in [since, until).
+    Starts from the window's cards (a few a day), never from the version's events (one per scored trace)."""
+    model_events = RewardEvent.objects.filter(source=RewardSource.MODEL, reward_model_version=version)
+    cards = (
+        ScoreCard.objects.filter(created_at__gte=since, created_at__lt=until)
+        .filter(Exists(model_events.filter(trace_id=OuterRef("trace_id"))))
+        .order_by("trace_id")
+        .values_list("trace_id", *DIMENSIONS)
     )
     human = defaultdict(list)
-    cards = ScoreCard.objects.filter(
-        trace_id__in=list(model_rewards), created_at__gte=since, created_at__lt=until
-    ).order_by("trace_id")
-    for card in cards:
-        human[card.trace_id].append(
-            reward_from_scores(
-                success=card.success,
-                helpfulness=card.helpfulness,
-                tone_alignment=card.tone_alignment,
-                safety=card.safety,
-            )
+    for trace_id, success, helpfulness, tone_alignment, safety in cards:
+        human[trace_id].append(
+            reward_from_scores(success=success, helpfulness=helpfulness, tone_alignment=tone_alignment, safety=safety)
         )
+    model_rewards = dict(model_events.filter(trace_id__in=list(human)).values_list("trace_id", "reward"))
     return [(model_rewards[trace_id], sum(values) / len(values)) for trace_id, values in sorted(human.items())]
 
 

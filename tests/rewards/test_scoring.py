@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labeling.models import LabelTask, RewardEvent
-from rewards.models import AgreementCheck
+from labeling.models import LabelTask, RewardEvent, ScoreCard
+from rewards.models import AgreementCheck, RewardModel
 from rewards.selectors import reward_model_alerts
 from rewards.services import agreement_check_run, reward_model_train, spot_checks_queue, traces_score
 from rewards.tasks import score_traces_nightly, train_reward_model_weekly
@@ -154,3 +154,26 @@ def test_the_weekly_job_checks_agreement_and_queues_spot_checks_for_the_active_m
     assert summary["agreement"] == {"n": 0, "spearman": None, "alert": False}
     assert AgreementCheck.objects.filter(reward_model=active_model).count() == 1
     assert summary["trained"]["version"] == active_model.version and summary["trained"]["created"] is False
+
+
+def test_the_weekly_job_run_twice_queues_spot_checks_and_records_agreement_once(labels, active_model, settings):
+    settings.REWARD_SPOT_CHECK_SIZE = 2
+    labels.unlabeled(4)
+    traces_score()
+
+    first = train_reward_model_weekly()
+    second = train_reward_model_weekly()
+
+    assert (first["spot_checks"], second["spot_checks"]) == (2, 0)
+    assert LabelTask.objects.filter(reason="spot_check").count() == 2
+    assert AgreementCheck.objects.count() == 1
+    assert RewardModel.objects.count() == 1
+
+
+def test_it_counts_only_human_cards_written_in_the_window(labels, active_model):
+    traces = _scored_then_labeled(labels, active_model.version, [(0.1, 1), (0.5, 3), (0.9, 5), (0.3, 2)])
+    ScoreCard.objects.filter(trace=traces[-1]).update(created_at=timezone.now() - timedelta(days=30))
+
+    check = agreement_check_run()
+
+    assert check.n == 3 and check.spearman == 1.0

@@ -1,6 +1,8 @@
 import random
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from rewards import learner
 from rewards.artifacts import ArtifactIntegrityError, artifact_cache_clear, artifact_load
@@ -92,12 +94,37 @@ def test_it_is_reproducible_same_data_same_hash_and_metrics(labels):
     assert first == second
 
 
-def test_it_keeps_an_example_on_the_same_side_of_the_split():
-    keys = [f"trace:{n}" for n in range(500)]
-    held_out = [k for k in keys if example_is_held_out(k)]
+def test_it_keeps_held_out_traces_held_out_when_labels_are_added(labels):
+    labels.labeled(60)
+    before = reward_training_examples()
+    labels.labeled(60)
 
-    assert held_out == [k for k in keys if example_is_held_out(k)]
+    after = reward_training_examples()
+
+    held_out_before = {c["key"] for c in before["test_cards"]}
+    assert held_out_before <= {c["key"] for c in after["test_cards"]}
+    assert not held_out_before & {c["key"] for c in after["train_cards"]}
+    assert 0.1 < len(after["test_cards"]) / 120 < 0.3  # one in five
+
+
+def test_it_holds_out_about_one_example_in_five():
+    held_out = [key for key in (f"trace:{n}" for n in range(500)) if example_is_held_out(key)]
+
     assert 60 < len(held_out) < 140
+
+
+def test_it_never_reads_raw_trace_columns_to_build_training_examples(labels):
+    labels.labeled(5)
+
+    with CaptureQueriesContext(connection) as queries:
+        examples = reward_training_examples()
+
+    assert len(examples["train_cards"]) + len(examples["test_cards"]) == 5
+    sql = " ".join(query["sql"] for query in queries)
+    for column in ("user_message", "context", "tool_calls", "final_response"):
+        assert f'"traces_trace"."{column}"' not in sql
+    assert '"traces_trace"."scrubbed_final_response"' in sql
+    assert all("RAW" not in str(card["item"]) for card in examples["train_cards"] + examples["test_cards"])
 
 
 def test_it_refuses_to_train_without_enough_labels(labels):

@@ -205,3 +205,8 @@ def reward_models_list() -> QuerySet:
 
 def agreement_checks_for(reward_model: RewardModel) -> QuerySet:
     return AgreementCheck.objects.filter(reward_model=reward_model).order_by("-window_end")
+
+
+def reward_model_history(reward_model: RewardModel, *, limit: int = 20) -> QuerySet:
+    """The newest audit records of a version (who changed its status, and why)."""
+    return reward_model.history.select_related("history_user").order_by("-history_date")[:limit]

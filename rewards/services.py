@@ -40,10 +40,14 @@ logger = logging.getLogger(__name__)
 def reward_model_predict(*, items: list[dict], reward_model: RewardModel | None = None) -> list[dict]:
     """Predicted reward in [0, 1] and uncertainty for items shaped like trace_scrubbed_view
     (missing keys tolerated), with the active model unless one is given."""
+    items = list(items)
+    bad = next((index for index, item in enumerate(items) if not isinstance(item, dict)), None)
+    if bad is not None:
+        raise ValidationError({"items": f"item {bad} must be an object shaped like trace_scrubbed_view"})
     reward_model = reward_model or reward_model_active()
     if reward_model is None:
         raise ApplicationError("no reward model is active: train one (manage.py train_reward_model) and promote it")
-    predicted = learner.learner_predict(artifact_load(reward_model), list(items))
+    predicted = learner.learner_predict(artifact_load(reward_model), items)
     return [
         {"reward": float(reward), "uncertainty": float(uncertainty)}
         for reward, uncertainty in zip(predicted["reward"], predicted["uncertainty"], strict=True)

@@ -8,7 +8,7 @@ from labeling.access import user_can_review
 from rewards.evaluation import DOMAINS
 from rewards.models import RewardModel
 from rewards.plots import DOMAIN_COLORS, scatter_svg
-from rewards.selectors import agreement_checks_for, reward_model_active, reward_models_list
+from rewards.selectors import agreement_checks_for, reward_model_active, reward_model_history, reward_models_list
 from rewards.services import reward_model_promote, reward_model_retire
 
 
@@ -43,7 +43,7 @@ def reward_model_detail(request, version):
         "scatter": scatter_svg(metrics.get("scatter", [])),
         "legend": [(domain, DOMAIN_COLORS[domain]) for domain in DOMAINS],
         "agreement_checks": agreement_checks_for(reward_model)[:12],
-        "history": reward_model.history.select_related("history_user").order_by("-history_date")[:20],
+        "history": reward_model_history(reward_model),
     }
     return render(request, "rewards/detail.html", context)
 

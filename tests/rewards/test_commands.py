@@ -94,7 +94,7 @@ def test_it_prints_pairwise_accuracy_on_a_chosen_rejected_file(labels, tmp_path)
     output = stdout.getvalue()
     assert "pairwise accuracy: " in output and "on 2 pairs" in output
     accuracy = float(output.split("pairwise accuracy: ")[1].split()[0])
-    assert 0.0 <= accuracy <= 1.0
+    assert accuracy == 1.0  # a helpful confirmation beats "Error." / "Sorry, I can't." after 60 synthetic preferences
 
 
 def test_it_evaluates_the_active_model_on_the_held_out_split(labels):

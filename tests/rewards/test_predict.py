@@ -1,4 +1,5 @@
 import pytest
+from django.core.exceptions import ValidationError
 
 from rewards.models import RewardModel
 from rewards.services import reward_model_predict, reward_model_train
@@ -49,3 +50,11 @@ def test_it_predicts_with_a_given_candidate_version(labels):
     [prediction] = reward_model_predict(items=[{"final_response": "ok"}], reward_model=reward_model)
 
     assert 0.0 <= prediction["reward"] <= 1.0
+
+
+@pytest.mark.django_db
+def test_it_names_an_item_that_is_not_an_object():
+    with pytest.raises(ValidationError) as raised:
+        reward_model_predict(items=[{"final_response": "ok"}, "not a trace"])
+
+    assert raised.value.message_dict == {"items": ["item 1 must be an object shaped like trace_scrubbed_view"]}

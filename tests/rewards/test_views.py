@@ -47,6 +47,11 @@ def test_it_answers_404_for_an_unknown_version(staff_client, db):
     assert staff_client.get("/rewards/rm-nope/").status_code == 404
 
 
+def test_it_answers_404_to_promoting_or_retiring_an_unknown_version(staff_client, db):
+    assert staff_client.post("/rewards/rm-nope/promote", {"reason": "x"}).status_code == 404
+    assert staff_client.post("/rewards/rm-nope/retire", {"reason": "x"}).status_code == 404
+
+
 def test_it_asks_anonymous_visitors_to_log_in(client, db):
     response = client.get("/rewards/")
 

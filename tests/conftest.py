@@ -7,6 +7,13 @@ from django.db import connection
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+def pytest_configure(config):
+    # WhiteNoise warns on every request when STATIC_ROOT does not exist yet (a fresh clone).
+    from django.conf import settings
+
+    settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+
 @pytest.fixture(autouse=True)
 def _storage_in_tmp(settings, tmp_path):
     """Every test writes Parquet partitions, artifacts and datasets under its own folder."""

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: a missing complexity is imputed with the training mean (traces to score never have one)
 TASK_CATEGORIES = ("communication", "scheduling", "ops", "research", "memory", "other")
 FLAG_NAMES = ("timeout", "tool_error", "incomplete", "safety", "shadow")
 RESPONSE_BITS, MESSAGE_BITS, TOOL_BITS = 16, 14, 10
@@ -74,6 +74,7 @@ FEATURE_SET = {
     "dense": list(DENSE_FEATURES),
 }
 
+_COMPLEXITY, _COMPLEXITY_MISSING = DENSE_FEATURES.index("complexity"), DENSE_FEATURES.index("complexity_missing")
 _WORD = re.compile(r"\w+")
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s", re.MULTILINE)
 
@@ -193,7 +194,11 @@ def feature_matrix(
     responses = [_text(item.get("final_response")) for item in items]
     messages = [_text(item.get("user_message")) for item in items]
     tools = [tool_summary(item) for item in items]
-    dense = ((dense_matrix(items) if dense is None else dense) - dense_mean) / dense_scale
+    raw = dense_matrix(items) if dense is None else dense
+    dense = (raw - dense_mean) / dense_scale
+    # Only reviewers rate complexity, so traces being scored never have it: a missing one reads as
+    # the training mean (0 once standardized), not as 0 — else every scored trace looks "easy".
+    dense[raw[:, _COMPLEXITY_MISSING] == 1.0, _COMPLEXITY] = 0.0
     return sparse.hstack(
         [
             _response_vectorizer.transform(responses),
@@ -213,6 +218,9 @@ def dense_standardization(items: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 def dense_standardization_of(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if len(dense) == 0:
         return np.zeros(len(DENSE_FEATURES)), np.ones(len(DENSE_FEATURES))
-    scale = dense.std(axis=0)
+    mean, scale = dense.mean(axis=0), dense.std(axis=0)
+    rated = dense[dense[:, _COMPLEXITY_MISSING] == 0.0, _COMPLEXITY]
+    if len(rated):  # the complexity of the items that have one (the others are imputed with it)
+        mean[_COMPLEXITY], scale[_COMPLEXITY] = rated.mean(), rated.std()
     scale[scale < 1e-9] = 1.0
-    return dense.mean(axis=0), scale
+    return mean, scale

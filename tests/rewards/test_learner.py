@@ -151,3 +151,18 @@ def test_the_scatter_plot_escapes_labels_and_skips_missing_points():
 
     assert "<script>" not in svg and "&lt;script&gt;" in svg
     assert svg.count("<circle") == 2
+
+
+def test_it_does_not_bias_traces_that_have_no_reviewer_complexity():
+    # Only reviewers rate complexity: traces being scored never have one. Here harder tasks score lower.
+    cards = _cards(700, seed=3)
+    for card in cards:
+        card["reward"] = float(np.clip(card["reward"] - 0.15 * (card["item"]["complexity"] - 2), 0, 1))
+    artifact = learner.learner_fit(cards=cards[:500], pairs=[])
+    unrated = [{k: v for k, v in card["item"].items() if k != "complexity"} for card in cards[500:]]
+
+    predicted = learner.learner_predict(artifact, unrated)["reward"]
+
+    truth = np.array([card["reward"] for card in cards[500:]])
+    # Measured: mean 0.613 vs 0.619 human (before imputing the training mean: 0.852).
+    assert abs(predicted.mean() - truth.mean()) < 0.06

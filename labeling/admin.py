@@ -8,7 +8,6 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from labeling import services
 from labeling.models import LabelQueue, LabelTask, Preference, RewardEvent, Rubric, ScoreCard
-from zeke_rft.history import history_set
 
 
 def export_csv(modeladmin, request, queryset):
@@ -49,16 +48,20 @@ class RubricAdmin(SimpleHistoryAdmin):
     fields = ("name", "active", "dimensions", "version", "created_at", "updated_at")
 
     def save_model(self, request, obj, form, change):
-        # Every edit goes through the service so the version goes up and history names the admin.
+        # Every write goes through the services so the version goes up and history names the admin.
         if change:
             services.rubric_update(
                 rubric=obj, dimensions=obj.dimensions, active=obj.active, user=request.user, reason="edited in admin"
             )
         else:
-            services.rubric_validate_dimensions(obj.dimensions)
-            obj.version = 1
-            history_set(obj, user=request.user, reason="created in admin")
-            obj.save()
+            created = services.rubric_create(
+                name=obj.name,
+                dimensions=obj.dimensions,
+                active=obj.active,
+                user=request.user,
+                reason="created in admin",
+            )
+            obj.pk, obj.version = created.pk, created.version
 
 
 class LabelTaskInline(admin.TabularInline):
@@ -83,7 +86,25 @@ class LabelTaskAdmin(SimpleHistoryAdmin):
     list_display = ("id", "queue", "position", "trace", "kind", "reason", "status", "reviewer", "completed_by")
     list_filter = ("status", "kind", "reason", "queue__day")
     raw_id_fields = ("trace", "reviewer", "completed_by")
+    # An admin may reassign an item or move it in the queue; its state changes only through the panel's
+    # services (a "done" item without a score card, or a swapped trace, would corrupt the labels).
+    readonly_fields = (
+        "queue",
+        "trace",
+        "kind",
+        "reason",
+        "priority",
+        "pair",
+        "status",
+        "skip_reason",
+        "opened_at",
+        "completed_at",
+        "completed_by",
+    )
     actions = [export_csv]
+
+    def has_add_permission(self, request):
+        return False  # items come from the daily build and from label_tasks_add
 
 
 @admin.register(ScoreCard)
@@ -129,6 +150,13 @@ class PreferenceAdmin(SimpleHistoryAdmin):
     raw_id_fields = ("trace", "task")
     actions = [export_csv]
 
+    def has_add_permission(self, request):
+        return False  # reviewers choose in the panel (preference_submit); imports use preference_import
+
+    def has_change_permission(self, request, obj=None):
+        # Read-only like score cards: a choice is changed by its reviewer in the panel, with history.
+        return False if obj is not None else super().has_change_permission(request, obj)
+
 
 @admin.register(RewardEvent)
 class RewardEventAdmin(admin.ModelAdmin):
@@ -136,3 +164,14 @@ class RewardEventAdmin(admin.ModelAdmin):
     list_filter = ("source", "reward_model_version", "created_at")
     raw_id_fields = ("trace", "score_card")
     actions = [export_csv]
+
+    # Reward events have no history of their own: a human reward follows its score card (scorecard_submit)
+    # and a model reward its model version, so the admin only reads and exports them.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return False if obj is not None and obj.source == "human" else super().has_delete_permission(request, obj)

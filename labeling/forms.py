@@ -35,6 +35,10 @@ class ScoreCardForm(forms.Form):
             value = json.loads(text)
         except json.JSONDecodeError as error:
             raise forms.ValidationError(f"corrected_tool_calls is not valid JSON: {error.msg} (line {error.lineno})")
+        except RecursionError:
+            raise forms.ValidationError("corrected_tool_calls is nested too deeply")
+        except ValueError as error:  # e.g. an integer with more digits than Python converts
+            raise forms.ValidationError(f"corrected_tool_calls has a value that cannot be read: {error}")
         return [value] if isinstance(value, dict) else value
 
     @property

@@ -5,6 +5,7 @@ keep their signatures stable.
 """
 
 import copy
+import math
 from datetime import date
 
 from django.core.exceptions import ValidationError
@@ -192,6 +193,21 @@ def rubric_active() -> Rubric:
     return rubric
 
 
+def rubric_create(*, name: str, dimensions: dict, active: bool = True, user=None, reason: str = "") -> Rubric:
+    """A new rubric at version 1, validated, with history (who, why)."""
+    rubric_validate_dimensions(dimensions)
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError({"name": "a rubric needs a name"})
+    rubric = Rubric(name=name.strip(), version=1, dimensions=dimensions, active=active)
+    history_set(rubric, user=user, reason=(reason or "created")[:100])
+    try:
+        with transaction.atomic():
+            rubric.save()
+    except IntegrityError:
+        raise ValidationError({"name": f"a rubric named {name.strip()!r} exists already"}) from None
+    return rubric
+
+
 @transaction.atomic
 def rubric_update(
     *, rubric: Rubric, dimensions: dict, user=None, reason: str = "", active: bool | None = None
@@ -218,12 +234,48 @@ def _reason_text(prefix: str, rationale: str) -> str:
     return text if len(text) <= 100 else text[:99] + "…"
 
 
+MAX_CORRECTION_DEPTH = 20
+
+
+def _unstorable(value, *, depth: int = 0) -> str | None:
+    """Why a JSON value could not be stored (PostgreSQL's jsonb refuses NUL, lone surrogates, NaN), or None."""
+    if depth > MAX_CORRECTION_DEPTH:
+        return f"is nested more than {MAX_CORRECTION_DEPTH} levels deep"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "contains a NUL character (\\u0000)"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "contains an unpaired surrogate (\\ud800-\\udfff)"
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "contains NaN or Infinity, which JSON cannot store"
+    if isinstance(value, dict):
+        children = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple):
+        children = list(value)
+    elif value is None or isinstance(value, bool | int | float):
+        return None
+    else:
+        return f"contains a {type(value).__name__}, which is not JSON"
+    return next((problem for child in children if (problem := _unstorable(child, depth=depth + 1))), None)
+
+
+def _texts_validate(**texts) -> None:
+    for name, text in texts.items():
+        if text is not None and (not isinstance(text, str) or (problem := _unstorable(text))):
+            raise ValidationError({name: problem if isinstance(text, str) else "must be text"})
+
+
 def tool_calls_validate(value, *, field: str = "corrected_tool_calls") -> list[dict] | None:
-    """Corrected tool calls: a list of {"name": non-empty str, "args": object}."""
+    """Corrected tool calls: a list of {"name": non-empty str, "args": object}, storable as JSON."""
     if value in (None, "", []):
         return None
     if not isinstance(value, list):
         raise ValidationError({field: "must be a list of {name, args} objects"})
+    if problem := _unstorable(value):
+        raise ValidationError({field: problem})
     calls = []
     for index, call in enumerate(value):
         if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not call["name"].strip():
@@ -243,7 +295,7 @@ def _scores_validate(scores: dict, *, task_category: str, complexity: int) -> No
             errors[name] = f"must be an integer 1–5, got {value!r}"
     if task_category not in TaskCategory.values:
         errors["task_category"] = f"must be one of {', '.join(TaskCategory.values)}"
-    if not isinstance(complexity, int) or not 1 <= complexity <= 3:
+    if not isinstance(complexity, int) or isinstance(complexity, bool) or not 1 <= complexity <= 3:
         errors["complexity"] = f"must be 1, 2 or 3, got {complexity!r}"
     if errors:
         raise ValidationError(errors)
@@ -303,6 +355,7 @@ def scorecard_submit(
     _check_reviewer(reviewer)
     scores = {"success": success, "helpfulness": helpfulness, "tone_alignment": tone_alignment, "safety": safety}
     _scores_validate(scores, task_category=task_category, complexity=complexity)
+    _texts_validate(safety_notes=safety_notes, correction=correction, rationale=rationale)
     fields = {
         "task_category": task_category,
         "complexity": complexity,
@@ -378,6 +431,7 @@ def _scorecard_write(*, reviewer, trace, task_id, card, scores: dict, fields: di
 def label_task_skip(*, reviewer, reason: str, task: LabelTask | None = None, task_id: int | None = None) -> LabelTask:
     """Skip an item (`task` or `task_id`) with a reason (kept on the task and in its history)."""
     _check_reviewer(reviewer)
+    _texts_validate(reason=reason)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "say why you skip this item"})
@@ -420,6 +474,7 @@ def preference_submit(
     _check_reviewer(reviewer)
     if choice not in PreferenceChoice.values:
         raise ValidationError({"choice": "choose a, b or tie"})
+    _texts_validate(rationale=rationale)
     task = _task_claim(task_id=task.pk if task is not None else task_id, reviewer=reviewer)
     if task.kind != TaskKind.PREFERENCE or not isinstance(task.pair, dict):
         raise ApplicationError("This item has no A/B pair to compare.")

@@ -99,3 +99,56 @@ def test_a_rubric_with_a_missing_anchor_is_a_form_error_in_admin(admin_client_lo
     assert response.status_code == 200
     assert "safety: anchors must have keys 1–5" in response.content.decode()
     assert Rubric.objects.get(pk=rubric.pk).version == 1
+
+
+def test_creating_a_rubric_in_admin_goes_through_the_service_with_history(admin_client_logged):
+    client, admin = admin_client_logged
+    dimensions = services.rubric_active().dimensions
+    response = client.post(
+        "/admin/labeling/rubric/add/", {"name": "Voice rubric", "active": "", "dimensions": json.dumps(dimensions)}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    rubric = Rubric.objects.get(name="Voice rubric")
+    assert rubric.version == 1 and rubric.active is False
+    assert (rubric.history.get().history_user, rubric.history.get().history_change_reason) == (
+        admin,
+        "created in admin",
+    )
+
+
+def test_a_task_state_cannot_be_changed_in_admin_but_its_reviewer_can(admin_client_logged, traces_factory):
+    from labeling.models import LabelTask, TaskStatus
+
+    client, admin = admin_client_logged
+    trace = traces_factory(1)[0]
+    services.label_tasks_add(trace_ids=[trace.pk], reason="stratified")
+    task = LabelTask.objects.get()
+    response = client.post(
+        f"/admin/labeling/labeltask/{task.pk}/change/",
+        {"position": 7, "reviewer": admin.pk, "status": TaskStatus.DONE, "completed_by": admin.pk},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    task.refresh_from_db()
+    assert (task.position, task.reviewer, task.status, task.completed_by) == (7, admin, TaskStatus.PENDING, None)
+    assert task.history.latest().history_user == admin
+    assert client.get("/admin/labeling/labeltask/add/").status_code == 403
+
+
+def test_reward_events_are_read_only_in_admin(admin_client_logged, scored):
+    client, _ = admin_client_logged
+    event = RewardEvent.objects.first()
+    client.post(f"/admin/labeling/rewardevent/{event.pk}/change/", {"reward": "0.99", "source": "human"})
+    assert RewardEvent.objects.get(pk=event.pk).reward == event.reward
+    assert client.post(f"/admin/labeling/rewardevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get("/admin/labeling/rewardevent/add/").status_code == 403
+    assert RewardEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_preferences_are_read_only_in_admin(admin_client_logged, reviewer):
+    from labeling.models import Preference
+
+    client, _ = admin_client_logged
+    preference, _ = services.preference_import(prompt="p", chosen="good", rejected="bad")
+    client.post(f"/admin/labeling/preference/{preference.pk}/change/", {"choice": "b", "prompt": "p"})
+    assert Preference.objects.get(pk=preference.pk).choice == "a"
+    assert client.get("/admin/labeling/preference/add/").status_code == 403

@@ -36,8 +36,20 @@ def test_running_twice_the_same_day_adds_nothing(traces_factory):
 def test_the_daily_task_runs_twice_with_one_effect(traces_factory):
     traces_factory(35)
     first = build_label_queue_daily.delay(DAY.isoformat()).get()
+    after_first = sorted(LabelTask.objects.values_list("trace_id", "reason", "position"))
     second = build_label_queue_daily.delay(DAY.isoformat()).get()
     assert (first, second) == (35 + 4, 0)  # 35 items + round(3.5) overlap
+    assert sorted(LabelTask.objects.values_list("trace_id", "reason", "position")) == after_first
+    assert LabelQueue.objects.filter(day=DAY).count() == 1
+    assert LabelTask.history.count() == 35 + 4  # no second set of "queued" history rows
+
+
+def test_the_daily_task_run_twice_with_new_traces_in_between_still_adds_nothing(traces_factory):
+    traces_factory(10)
+    build_label_queue_daily.delay(DAY.isoformat()).get()
+    traces_factory(30)  # arrive after the 06:00 build: tomorrow's queue takes them
+    assert build_label_queue_daily.delay(DAY.isoformat()).get() == 0
+    assert LabelTask.objects.filter(queue__day=DAY).count() == 10 + 1
 
 
 def test_the_command_builds_the_queue_for_a_date(traces_factory, capsys):

@@ -503,7 +503,9 @@ def _never_names() -> frozenset:
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    return frozenset(set(ENGLISH_STOP_WORDS) | set(STOP_WORDS) | ACTION_WORDS)
+    titles = {"mr", "mrs", "ms", "miss", "mx", "dr", "prof", "professor", "sir", "madam", "dame", "lady", "lord"}
+    titles |= {"rev", "fr", "capt", "sgt", "col", "gen"}
+    return frozenset(set(ENGLISH_STOP_WORDS) | set(STOP_WORDS) | ACTION_WORDS | titles)
 
 
 NEVER_NAMES = _never_names()
@@ -861,10 +863,13 @@ def build_default_presidio():
     The default would load en_core_web_lg, which cannot be downloaded here: it gets the same packaged
     model with its full pipeline (as Presidio's SpacyNlpEngine would load any model).
     """
+    import logging
+
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
     from presidio_anonymizer import AnonymizerEngine
 
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)  # it warns for every unmapped spaCy label
     make_tldextract_offline()
     nlp_engine = SpacyNlpEngine(models=[{"lang_code": LANGUAGE, "model_name": SPACY_MODEL}])
     nlp_engine.load()
@@ -1024,6 +1029,7 @@ class Scrubber:
         with the same deterministic analyzer and found clean, so only changed strings are re-analysed,
         with every recognizer except the spaCy NER model (it already read these words; a placeholder in
         place of a name only shifts its guesses onto neighbouring words, which would drop clean traces);
+        for the same reason a PERSON hit counts only when it is a full name (known first and last name);
         independent high-precision checks (see residual_regex_hits) run on every string.
         """
         original_texts = set()
@@ -1042,6 +1048,8 @@ class Scrubber:
                         continue
                     if any(d.start < e and s < d.end for s, e in placeholders):
                         continue
+                    if d.entity_type == "PERSON" and not is_full_name(leaf.text[d.start : d.end]):
+                        continue  # cue and list heuristics guess differently once a name became a placeholder
                     hits.append(f"{d.entity_type}: {_excerpt(leaf.text, d.start, d.end)}")
                 for entity_type, start, end in residual_regex_hits(leaf.text):
                     if any(start < e and s < end for s, e in placeholders):
@@ -1049,6 +1057,19 @@ class Scrubber:
                     hits.append(f"{entity_type}: {_excerpt(leaf.text, start, end)}")
             out.append(sorted(set(hits)))
         return out
+
+
+def is_full_name(value: str) -> bool:
+    """Two or more capitalised words with a known first name and a known last name, no common word."""
+    first, last, common = name_lists()
+    words = [w.strip(".,;:!?'’\"()") for w in value.split()]
+    words = [w for w in words if w]
+    if len(words) < 2 or not all(w[0].isupper() for w in words):
+        return False
+    folded = [w.casefold() for w in words]
+    if any(w in NEVER_NAMES for w in folded):
+        return False
+    return any(w in first for w in folded[:-1]) and folded[-1] in last
 
 
 def _excerpt(text: str, start: int, end: int) -> str:

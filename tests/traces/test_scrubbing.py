@@ -179,3 +179,11 @@ def test_a_name_does_not_run_into_the_next_line(scrubber):
     text = "Alberico Rizzo\n>Barnett Logistics\n>770 26 rue des lieutemants Thomazo"
     people = [text[d.start : d.end] for d in scrubber.analyze(text) if d.entity_type == "PERSON"]
     assert "Alberico Rizzo" in people and all("\n" not in p for p in people)
+
+
+def test_the_residual_pass_flags_a_leaked_full_name_but_not_a_title_before_a_placeholder(scrubber):
+    original = trace(user_message="Move my meeting with Dr Maria Gonzalez")
+    [hits] = scrubber.residual_pii([trace(user_message="Move my meeting with Dr <PERSON_1>")], [original])
+    assert hits == []
+    [hits] = scrubber.residual_pii([trace(user_message="Move my meeting with Maria Gonzalez")], [trace()])
+    assert hits and hits[0].startswith("PERSON:")

@@ -18,8 +18,15 @@ def export_csv(modeladmin, request, queryset):
     writer = csv.writer(response)
     writer.writerow([field.attname for field in fields])
     for row in queryset.values_list(*[field.attname for field in fields]).iterator():
-        writer.writerow(row)
+        writer.writerow([_cell(value) for value in row])
     return response
+
+
+def _cell(value):
+    # Text a spreadsheet would run as a formula (reviewer rationales, model responses) is quoted.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 export_csv.short_description = "Export selected as CSV"

@@ -4,10 +4,10 @@ The functions at the top are the contract other apps call (rewards, rollout);
 keep their signatures stable.
 """
 
-import copy
 import math
 from datetime import date
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
@@ -23,13 +23,17 @@ from labeling.models import (
     PreferenceSource,
     RewardEvent,
     RewardSource,
-    Rubric,
     ScoreCard,
     TaskKind,
     TaskReason,
     TaskStatus,
 )
-from labeling.rubric_default import DEFAULT_DIMENSIONS, DEFAULT_RUBRIC_NAME
+from labeling.rubrics import (  # noqa: F401  (re-exported: the rubric writes are services)
+    rubric_active,
+    rubric_create,
+    rubric_update,
+    rubric_validate_dimensions,
+)
 from traces.models import TaskCategory, Trace
 from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
@@ -82,10 +86,37 @@ def reward_events_record_model(*, rows: list[dict], reward_model_version: str) -
 
 
 def _queue_for_day(day: date) -> LabelQueue:
-    from django.conf import settings
-
     queue, _ = LabelQueue.objects.get_or_create(day=day, defaults={"size": settings.LABEL_QUEUE_SIZE})
     return queue
+
+
+def _label_tasks_add_validate(*, trace_ids, reason: str, kind: str, pairs: dict | None) -> list[int]:
+    if kind not in TaskKind.values:
+        raise ValidationError({"kind": f"must be one of {', '.join(TaskKind.values)}"})
+    if reason not in TaskReason.values:
+        raise ValidationError({"reason": f"must be one of {', '.join(TaskReason.values)}"})
+    if isinstance(trace_ids, str | bytes | dict) or not hasattr(trace_ids, "__iter__"):
+        raise ValidationError({"trace_ids": "must be a list of trace ids"})
+    ids = list(dict.fromkeys(trace_ids))  # once each, in the order given
+    if not all(isinstance(trace_id, int) and not isinstance(trace_id, bool) for trace_id in ids):
+        raise ValidationError({"trace_ids": "must be a list of trace ids"})
+    unknown = set(ids) - set(Trace.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    if unknown:
+        raise ValidationError({"trace_ids": f"no such traces: {sorted(unknown)[:10]}"})
+    if kind == TaskKind.PREFERENCE:
+        pairs = pairs if isinstance(pairs, dict) else {}
+        missing = [
+            i
+            for i in ids
+            if not isinstance(pairs.get(i), dict) or not all(isinstance(pairs[i].get(side), dict) for side in "ab")
+        ]
+        if missing:
+            raise ValidationError(
+                {"pairs": f"an A/B item needs pairs[trace_id] = {{'a': {{...}}, 'b': {{...}}}}: {missing[:10]}"}
+            )
+        if problem := _unstorable([pairs[i] for i in ids]):
+            raise ValidationError({"pairs": problem})
+    return ids
 
 
 @transaction.atomic
@@ -96,30 +127,26 @@ def label_tasks_add(
 
     `pairs` maps trace_id → {"a": {...}, "b": {...}} for preference items (scrubbed text only).
     Items already queued that day for the same trace and kind are not added again. Returns how many were added.
+    Unknown trace ids, an unknown kind or reason, or an A/B item without its pair are a ValidationError.
     """
+    ids = _label_tasks_add_validate(trace_ids=trace_ids, reason=reason, kind=kind, pairs=pairs)
     queue = _queue_for_day(day or timezone.localdate())
-    already = set(
-        LabelTask.objects.filter(queue=queue, kind=kind, trace_id__in=trace_ids).values_list("trace_id", flat=True)
-    )
+    already = set(LabelTask.objects.filter(queue=queue, kind=kind, trace_id__in=ids).values_list("trace_id", flat=True))
     position = (queue.tasks.order_by("-position").values_list("position", flat=True).first() or 0) + 1
-    added = 0
-    for trace_id in trace_ids:
-        if trace_id in already:
-            continue
+    new = [trace_id for trace_id in ids if trace_id not in already]
+    for offset, trace_id in enumerate(new):
         task = LabelTask(
             queue=queue,
             trace_id=trace_id,
             kind=kind,
             reason=reason,
-            position=position,
-            pair=(pairs or {}).get(trace_id),
+            position=position + offset,
+            pair=(pairs or {}).get(trace_id) if kind == TaskKind.PREFERENCE else None,
             status=TaskStatus.PENDING,
         )
         history_set(task, reason=f"queued: {reason}")
         task.save()
-        position += 1
-        added += 1
-    return added
+    return len(new)
 
 
 def preference_import(
@@ -128,8 +155,6 @@ def preference_import(
     """Store an imported chosen/rejected pair as a Preference (chosen = A). Idempotent by content hash."""
     for name, value in (("prompt", prompt), ("chosen", chosen), ("rejected", rejected)):
         if not isinstance(value, str) or not value.strip():
-            from django.core.exceptions import ValidationError
-
             raise ValidationError({name: "must be a non-empty string"})
     key = sha256_json({"prompt": prompt, "chosen": chosen, "rejected": rejected})
     existing = Preference.objects.filter(import_key=key).first()
@@ -152,77 +177,6 @@ def preference_import(
     except IntegrityError:
         return Preference.objects.get(import_key=key), False
     return preference, True
-
-
-# --- Rubric -------------------------------------------------------------------------------------------------------
-
-
-def rubric_validate_dimensions(dimensions) -> None:
-    """Each of DIMENSIONS with a label, a question and an anchor sentence for every point 1–5."""
-    if not isinstance(dimensions, dict):
-        raise ValidationError({"dimensions": "must be an object keyed by dimension"})
-    missing = [name for name in DIMENSIONS if name not in dimensions]
-    extra = [name for name in dimensions if name not in DIMENSIONS]
-    if missing or extra:
-        raise ValidationError(
-            {"dimensions": f"must have exactly {', '.join(DIMENSIONS)} (missing {missing}, extra {extra})"}
-        )
-    for name in DIMENSIONS:
-        spec = dimensions[name]
-        anchors = spec.get("anchors") if isinstance(spec, dict) else None
-        if not isinstance(anchors, dict) or sorted(anchors) != ["1", "2", "3", "4", "5"]:
-            raise ValidationError({"dimensions": f"{name}: anchors must have keys 1–5"})
-        if not all(isinstance(text, str) and text.strip() for text in anchors.values()):
-            raise ValidationError({"dimensions": f"{name}: every anchor needs a sentence"})
-        if not isinstance(spec.get("label"), str) or not spec["label"].strip():
-            raise ValidationError({"dimensions": f"{name}: label is required"})
-
-
-def rubric_active() -> Rubric:
-    """The active rubric; seeds the default ZEKE rubric when there is none."""
-    rubric = Rubric.objects.filter(active=True).order_by("-updated_at").first()
-    if rubric is not None:
-        return rubric
-    rubric = Rubric(name=DEFAULT_RUBRIC_NAME, version=1, dimensions=copy.deepcopy(DEFAULT_DIMENSIONS), active=True)
-    history_set(rubric, reason="default ZEKE rubric")
-    try:
-        with transaction.atomic():
-            rubric.save()
-    except IntegrityError:  # another process seeded it first, or an inactive one has the name
-        rubric = Rubric.objects.get(name=DEFAULT_RUBRIC_NAME)
-    return rubric
-
-
-def rubric_create(*, name: str, dimensions: dict, active: bool = True, user=None, reason: str = "") -> Rubric:
-    """A new rubric at version 1, validated, with history (who, why)."""
-    rubric_validate_dimensions(dimensions)
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationError({"name": "a rubric needs a name"})
-    rubric = Rubric(name=name.strip(), version=1, dimensions=dimensions, active=active)
-    history_set(rubric, user=user, reason=(reason or "created")[:100])
-    try:
-        with transaction.atomic():
-            rubric.save()
-    except IntegrityError:
-        raise ValidationError({"name": f"a rubric named {name.strip()!r} exists already"}) from None
-    return rubric
-
-
-@transaction.atomic
-def rubric_update(
-    *, rubric: Rubric, dimensions: dict, user=None, reason: str = "", active: bool | None = None
-) -> Rubric:
-    """Edit a rubric; bumps `version` when the dimensions change, with history (who, why)."""
-    rubric_validate_dimensions(dimensions)
-    current = Rubric.objects.select_for_update().get(pk=rubric.pk)
-    changed = current.dimensions != dimensions
-    rubric.version = current.version + 1 if changed else current.version
-    rubric.dimensions = dimensions
-    if active is not None:
-        rubric.active = active
-    history_set(rubric, user=user, reason=(reason or f"edited to v{rubric.version}")[:100])
-    rubric.save()
-    return rubric
 
 
 # --- Score cards, skips, preferences --------------------------------------------------------------------------------

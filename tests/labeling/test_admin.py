@@ -152,3 +152,11 @@ def test_preferences_are_read_only_in_admin(admin_client_logged, reviewer):
     client.post(f"/admin/labeling/preference/{preference.pk}/change/", {"choice": "b", "prompt": "p"})
     assert Preference.objects.get(pk=preference.pk).choice == "a"
     assert client.get("/admin/labeling/preference/add/").status_code == 403
+
+
+def test_the_csv_export_quotes_text_a_spreadsheet_would_run_as_a_formula(admin_client_logged, traces_factory, reviewer):
+    client, _ = admin_client_logged
+    trace = traces_factory(1)[0]
+    card = services.scorecard_submit(trace=trace, reviewer=reviewer, rationale='=HYPERLINK("http://x")', **SCORES)
+    rows = _export(client, "scorecard", [card.pk])
+    assert rows[0]["rationale"] == '\'=HYPERLINK("http://x")' and rows[0]["success"] == "4"

@@ -262,3 +262,32 @@ def test_the_opened_at_stamp_leaves_synchronous_commit_on(on_postgres, traces_fa
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "field"),
+    [
+        ({"trace_ids": [987654], "reason": "spot_check"}, "trace_ids"),
+        ({"trace_ids": "12", "reason": "spot_check"}, "trace_ids"),
+        ({"trace_ids": [True], "reason": "spot_check"}, "trace_ids"),
+        ({"reason": "because"}, "reason"),
+        ({"reason": "spot_check", "kind": "essay"}, "kind"),
+        ({"reason": "disagreement", "kind": "preference"}, "pairs"),
+        ({"reason": "disagreement", "kind": "preference", "pairs": "x"}, "pairs"),
+    ],
+)
+def test_label_tasks_add_refuses_bad_input_naming_the_field(traces_factory, arguments, field):
+    from labeling.models import LabelTask
+
+    trace = traces_factory(1)[0]
+    with pytest.raises(ValidationError) as error:
+        services.label_tasks_add(**{"trace_ids": [trace.pk], **arguments})
+    assert field in error.value.message_dict
+    assert not LabelTask.objects.exists()
+
+
+def test_label_tasks_add_queues_a_trace_given_twice_once(traces_factory):
+    trace = traces_factory(1)[0]
+    assert services.label_tasks_add(trace_ids=[trace.pk, trace.pk], reason="spot_check") == 1
+    assert services.label_tasks_add(trace_ids=[trace.pk], reason="spot_check") == 0
+    assert trace.label_tasks.count() == 1

@@ -351,3 +351,14 @@ def test_an_expired_session_over_htmx_redirects_the_browser_to_the_login(client,
     response = client.post(f"/review/item/{task.pk}/", _form(), headers=HX)
     assert response["HX-Redirect"] == "/review/login/?next=/review/item/1/"
     assert not ScoreCard.objects.exists()
+
+
+@pytest.mark.parametrize("count", [2, 12])
+def test_the_stats_page_runs_a_constant_number_of_queries(
+    reviewer_client, reviewer, second_reviewer, traces_factory, django_assert_num_queries, count
+):
+    for trace in traces_factory(count):
+        services.scorecard_submit(trace=trace, reviewer=reviewer, **SCORES)
+        services.scorecard_submit(trace=trace, reviewer=second_reviewer, **SCORES)
+    with django_assert_num_queries(6):  # session, user, group, overlap cards, cards per day, seconds
+        assert reviewer_client.get("/review/stats/").status_code == 200

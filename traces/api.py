@@ -57,13 +57,27 @@ def _read_json(request):
     if not body.strip():
         raise ParseError('The request body is empty: send a trace object or {"traces": [...]}.')
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
     except UnicodeDecodeError:
         raise ParseError("Malformed JSON: the body is not valid UTF-8.")
     except json.JSONDecodeError as exc:
         raise ParseError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno} (char {exc.pos}).")
     except RecursionError:
         raise ParseError("Malformed JSON: nested too deeply.")
+    except ValueError as exc:  # _refuse_constant, _finite_float, or an integer over Python's 4,300-digit limit
+        raise ParseError(f"Malformed JSON: {exc}")
+
+
+def _refuse_constant(name: str):
+    # Python's json accepts NaN and Infinity; standard JSON (and PostgreSQL's jsonb, and SQLite's JSON_VALID) do not.
+    raise ValueError(f"{name} is not a JSON number.")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]} is too large to store.")
+    return number
 
 
 def _too_large_message(size: int, limit: int) -> str:

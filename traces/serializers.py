@@ -144,7 +144,14 @@ def _check_datetime(value):
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None, f"{value!r} is not an ISO 8601 date-time (e.g. 2026-12-01T09:30:00Z)."
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        # Stored in UTC: 9999-12-31T23:00-05:00 parses but is past the largest date-time there is.
+        parsed.astimezone(UTC)
+    except OverflowError:
+        return None, f"{value!r} is out of range once converted to UTC."
+    return parsed, None
 
 
 def _check_tool_calls(value):

@@ -129,6 +129,9 @@ def traces_ingest(*, agent: Agent, traces: list[dict]) -> list[dict]:
     others = [external_id for external_id in secrets_by_external_id if external_id not in inserted]
     if others:  # already stored, or stored by a concurrent request just now
         stored_ids.update(_trace_ids_by_external_id(agent=agent, external_ids=others))
+    if missing := set(first_by_external_id).difference(stored_ids):
+        # SQLite's INSERT OR IGNORE also skips rows that fail a CHECK (JSON_VALID): the shape check let one through.
+        raise RuntimeError(f"traces neither stored nor found after insert: {sorted(missing)[:5]}")
     results = []
     for index, data in enumerate(traces):
         external_id = data["external_id"]

@@ -7,6 +7,7 @@ from rest_framework.test import APIClient
 
 from tests.traces.factories import trace_payload
 from traces.models import Trace
+from traces.serializers import TOOL_CALL_FIELDS, TRACE_FIELDS
 from traces.services import agent_create, agent_revoke_token, agent_rotate_token
 
 URL = "/api/traces/"
@@ -307,3 +308,99 @@ def test_a_body_nested_beyond_the_parser_is_a_400(agent_client):
 
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
+
+
+# --- numbers and dates JSON or the database cannot hold ----------------------------------
+
+
+def raw_trace(**raw_fields: str) -> str:
+    """A valid trace body with some fields spliced in as raw JSON text (for what json.dumps cannot write)."""
+    payload = trace_payload()
+    for name in raw_fields:
+        payload.pop(name, None)
+    extra = "".join(f', "{name}": {text}' for name, text in raw_fields.items())
+    return json.dumps(payload)[:-1] + extra + "}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"context": '{"score": NaN}'}, "NaN is not a JSON number"),
+        ({"context": '{"score": -Infinity}'}, "-Infinity is not a JSON number"),
+        ({"tool_calls": '[{"name": "t", "args": {}, "result": Infinity, "error": null, "latency_ms": 1}]'}, "Infinity"),
+        ({"context": '{"score": 1e400}'}, "the number 1e400 is too large to store"),
+        ({"latency_ms": "1" * 5000}, "Malformed JSON: Exceeds the limit"),
+    ],
+)
+def test_numbers_json_does_not_allow_are_a_400_not_a_500(agent_client, raw, message):
+    response = post(agent_client, raw_trace(**raw))
+
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+    assert Trace.objects.count() == 0
+
+
+def test_a_long_but_finite_number_in_a_json_field_is_stored(agent_client):
+    response = post(agent_client, raw_trace(context='{"big": ' + "9" * 200 + "}"))
+
+    assert response.status_code == 201
+    assert Trace.objects.get().context == {"big": int("9" * 200)}
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_a_date_time_out_of_range_in_utc_is_a_400(agent_client, value):
+    response = post(agent_client, trace_payload(occurred_at=value))
+
+    assert response.status_code == 400
+    assert response.json()["results"][0]["errors"]["occurred_at"] == [
+        f"{value!r} is out of range once converted to UTC."
+    ]
+
+
+@pytest.mark.parametrize("value", ["2026-02-30T00:00:00Z", "2026-12-01T09:30:00+25:00", "2026-13-45"])
+def test_an_impossible_date_time_is_a_400(agent_client, value):
+    response = post(agent_client, trace_payload(occurred_at=value))
+
+    assert response.status_code == 400
+    assert "is not an ISO 8601 date-time" in response.json()["results"][0]["errors"]["occurred_at"][0]
+
+
+def test_a_date_without_a_time_is_midnight_utc(agent_client):
+    assert post(agent_client, trace_payload(occurred_at="2026-12-01")).status_code == 201
+
+    assert Trace.objects.get().occurred_at.isoformat() == "2026-12-01T00:00:00+00:00"
+
+
+def test_a_batch_of_non_objects_rejects_each_item_with_a_400(agent_client):
+    response = post(agent_client, {"traces": [1, "a", None, [], True]})
+
+    assert response.status_code == 400
+    assert [result["errors"]["non_field_errors"][0] for result in response.json()["results"]] == [
+        f"Each trace must be a JSON object, got {kind}."
+        for kind in ("a number", "a string", "null", "an array", "a boolean")
+    ]
+
+
+# Values of every JSON type (and edge values of each) in every field: each is stored or named, never a 5xx.
+ODD_VALUES = [None, True, -1, 1.5, 2**63, 10**30, "", " ", "日本語 🙂", "x" * 300, [], [None], [{}], {}, {"a": 1}]
+
+
+@pytest.mark.parametrize("field", sorted(TRACE_FIELDS))
+def test_odd_values_in_any_trace_field_never_reach_a_500(agent_client, field):
+    for value in ODD_VALUES:
+        response = post(agent_client, trace_payload(**{field: value}))
+
+        assert response.status_code in (200, 201, 400), (field, value, response.content[:300])
+        if response.status_code == 400:
+            assert field in response.json()["results"][0]["errors"], (field, value)
+
+
+@pytest.mark.parametrize("field", sorted(TOOL_CALL_FIELDS))
+def test_odd_values_in_any_tool_call_field_never_reach_a_500(agent_client, field):
+    for value in ODD_VALUES:
+        call = {"name": "t", "args": {}, "result": None, "error": None, "latency_ms": 1, field: value}
+        response = post(agent_client, trace_payload(tool_calls=[call]))
+
+        assert response.status_code in (201, 400), (field, value, response.content[:300])
+        if response.status_code == 400:
+            assert response.json()["results"][0]["errors"]["tool_calls"][0].startswith(f"Item 0: {field}:")

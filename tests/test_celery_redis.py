@@ -10,19 +10,20 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import datetime, timedelta
+from datetime import time as time_of_day
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from traces.models import PartitionExport, Trace, TraceStatus
 from traces.services import agent_create
 
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = "redis://127.0.0.1:6379/13"  # a spare database of the local Redis, flushed by this test
-DAY = date(2026, 11, 29)
 
 
 @pytest.fixture
@@ -74,35 +75,57 @@ def worker(redis_broker, tmp_path, settings):
     log.close()
 
 
+@pytest.fixture
+def producer(redis_broker, monkeypatch):
+    """This process sends through the broker instead of running tasks in place.
+
+    The suite runs with CELERY_TASK_ALWAYS_EAGER (the eager tests need it); here, and only
+    here, eager is off so `apply_async` publishes to Redis for the worker to run.
+    """
+    from zeke_rft.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    with app.connection_for_write(url=redis_broker) as connection:
+        yield connection
+
+
+def wait_for(condition, worker, log_path, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and worker.poll() is None:
+        if condition():
+            return
+        time.sleep(0.25)
+    log = log_path.read_text()
+    assert worker.poll() is None, f"the worker exited:\n{log}"
+    assert condition(), f"nothing within {seconds} s; worker log:\n{log}"
+
+
 @pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_on_the_redis_broker_runs_the_partition_export(on_postgres, worker, settings, tmp_path):
-    from zeke_rft.celery import app
+def test_a_worker_on_the_redis_broker_runs_the_nightly_export_and_the_task_it_queues(
+    on_postgres, worker, producer, settings, tmp_path
+):
+    from traces.tasks import export_partitions_nightly
 
+    yesterday = timezone.localdate() - timedelta(days=1)
     agent, _token = agent_create(name="celery-agent")
     Trace.objects.create(
         agent=agent,
         external_id="celery-1",
         conversation_id="c",
         user_message="raw",
-        occurred_at=datetime(2026, 11, 29, 12, tzinfo=UTC),
+        occurred_at=datetime.combine(yesterday, time_of_day(12), tzinfo=timezone.get_current_timezone()),
         status=TraceStatus.ELIGIBLE,
         scrubbed_user_message="scrubbed",
     )
 
-    with app.connection_for_write(url=REDIS_URL) as broker:
-        app.send_task("traces.tasks.export_partition", args=[DAY.isoformat()], connection=broker)
+    # The beat job, sent as beat sends it; in the worker it queues export_partition through Redis in turn.
+    export_partitions_nightly.apply_async(connection=producer)
 
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and worker.poll() is None:
-        if PartitionExport.objects.filter(day=DAY).exists():
-            break
-        time.sleep(0.25)
-    log = (tmp_path / "worker.log").read_text()
-    assert worker.poll() is None, f"the worker exited:\n{log}"
-    export = PartitionExport.objects.filter(day=DAY).first()
-    assert export is not None, f"no export within 60 s; worker log:\n{log}"
+    wait_for(lambda: PartitionExport.objects.filter(day=yesterday).exists(), worker, tmp_path / "worker.log")
+    export = PartitionExport.objects.get(day=yesterday)
     assert export.rows == 1
     assert (Path(settings.TRACE_STORAGE_URL) / export.key).exists()
-    assert "traces.tasks.export_partition" in log and "succeeded" in log
+    log = (tmp_path / "worker.log").read_text()
+    assert "traces.tasks.export_partitions_nightly" in log and "traces.tasks.export_partition[" in log

@@ -33,6 +33,16 @@ from zeke_rft.history import history_set
 
 logger = logging.getLogger(__name__)
 
+HISTORY_REASON_MAX = 100  # simple-history's history_change_reason is a varchar(100)
+
+
+def _audit(instance, *, user=None, reason: str) -> None:
+    """history_set with the reason cut to what the history table holds (PostgreSQL refuses longer;
+    the full text stays in status_reason)."""
+    if len(reason) > HISTORY_REASON_MAX:
+        reason = reason[: HISTORY_REASON_MAX - 1] + "…"
+    history_set(instance, user=user, reason=reason)
+
 
 # --- the contract ---------------------------------------------------------------
 
@@ -117,7 +127,7 @@ def reward_model_train(
         status=RewardModelStatus.CANDIDATE,
         created_by=user if getattr(user, "pk", None) else None,
     )
-    history_set(reward_model, user=user, reason="trained")
+    _audit(reward_model, user=user, reason="trained")
     try:
         with transaction.atomic():
             reward_model.save()
@@ -158,12 +168,14 @@ def reward_model_consider(*, reward_model: RewardModel, user=None, examples: dic
     comparison = {"against": active.version, "metric": metric, "candidate": my_value, "active": their_value}
     if problem:
         comparison["active_error"] = problem
-    if my_value is not None and (their_value is None or my_value > their_value):
+    if problem or (my_value is not None and (their_value is None or my_value > their_value)):
         reward_model.metrics = {**reward_model.metrics, "comparison": comparison}
         reward_model_promote(
             reward_model=reward_model,
             user=user,
-            reason=f"beats {active.version} on the same split: {metric} {my_value} > {their_value}",
+            reason=f"replaces {active.version}, which cannot be loaded: {problem}"
+            if problem
+            else f"beats {active.version} on the same split: {metric} {my_value} > {their_value}",
         )
         return True
     with transaction.atomic():
@@ -172,7 +184,7 @@ def reward_model_consider(*, reward_model: RewardModel, user=None, examples: dic
         reward_model.status_reason = (
             f"does not beat active {active.version} on the same split: {metric} {my_value} vs {their_value}"
         )
-        history_set(reward_model, user=user, reason="kept as candidate")
+        _audit(reward_model, user=user, reason="kept as candidate")
         reward_model.save()
     return False
 
@@ -186,12 +198,12 @@ def reward_model_promote(*, reward_model: RewardModel, user=None, reason: str = 
     for previous in RewardModel.objects.select_for_update().filter(status=RewardModelStatus.ACTIVE):
         previous.status = RewardModelStatus.RETIRED
         previous.status_reason = f"replaced by {locked.version}"
-        history_set(previous, user=user, reason=f"retired: replaced by {locked.version}")
+        _audit(previous, user=user, reason=f"retired: replaced by {locked.version}")
         previous.save()
     locked.status = RewardModelStatus.ACTIVE
     locked.status_reason = reason
     locked.metrics = reward_model.metrics
-    history_set(locked, user=user, reason=f"promoted: {reason}")
+    _audit(locked, user=user, reason=f"promoted: {reason}")
     locked.save()
     return locked
 
@@ -204,7 +216,7 @@ def reward_model_retire(*, reward_model: RewardModel, user=None, reason: str = "
         return locked
     locked.status = RewardModelStatus.RETIRED
     locked.status_reason = reason
-    history_set(locked, user=user, reason=f"retired: {reason}")
+    _audit(locked, user=user, reason=f"retired: {reason}")
     locked.save()
     return locked
 

@@ -229,4 +229,5 @@ def test_it_promotes_over_an_active_model_whose_artifact_is_corrupt(labels):
     replacement, _ = reward_model_train()
 
     assert replacement.status == "active"
+    assert replacement.status_reason.startswith(f"replaces {broken.version}, which cannot be loaded")
     assert "fails its sha256 check" in replacement.metrics["comparison"]["active_error"]

@@ -159,3 +159,18 @@ def test_reviewers_who_are_not_staff_cannot_promote(client, labels, reviewer):
 
 def test_promote_answers_405_to_a_get(staff_client, trained):
     assert staff_client.get(f"/rewards/{trained.version}/promote").status_code == 405
+
+
+def test_staff_promote_with_a_long_reason_kept_whole_on_the_version(staff_client, labels):
+    # The audit record holds 100 characters (PostgreSQL refuses more); the version keeps all of it.
+    labels.labeled(40)
+    reward_model = reward_model_train(promote=False)[0]
+    reason = "better on the spot checks of the week, " * 10
+
+    response = staff_client.post(f"/rewards/{reward_model.version}/promote", {"reason": reason})
+
+    assert response.status_code == 302
+    reward_model.refresh_from_db()
+    assert (reward_model.status, reward_model.status_reason) == ("active", reason.strip())
+    audit = reward_model.history.first().history_change_reason
+    assert len(audit) == 100 and audit.startswith("promoted: better on the spot checks") and audit.endswith("…")

@@ -1,19 +1,31 @@
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from traces.models import Agent, Trace
-from traces.services import agent_create, agent_revoke_token, agent_rotate_token
+from traces.services import agent_create, agent_revoke_token, agent_rotate_token, agent_update
 
 RAW_TEXT_PERMISSION = "traces.view_raw_text"
 
 # --- Agents -------------------------------------------------------------------
 
 
+class AgentAdminForm(forms.ModelForm):
+    reason = forms.CharField(
+        required=False, max_length=200, help_text="Why you are changing this agent (kept in its history)."
+    )
+
+    class Meta:
+        model = Agent
+        fields = ("name", "modality", "active")
+
+
 @admin.register(Agent)
 class AgentAdmin(SimpleHistoryAdmin):
+    form = AgentAdminForm
     list_display = ("name", "modality", "active", "token_prefix", "token_revoked", "token_rotated_at", "created_at")
     list_filter = ("modality", "active", "token_revoked")
     search_fields = ("name",)
@@ -23,13 +35,22 @@ class AgentAdmin(SimpleHistoryAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "modality")
-        return ("name", "modality", "active", *self.readonly_fields)
+        return ("name", "modality", "active", "reason", *self.readonly_fields)
 
     def save_model(self, request, obj, form, change):
+        # Every write goes through the services (they set who and why on the history row).
         if change:
-            return super().save_model(request, obj, form, change)
-        # Creation goes through the service, which makes the token; it is shown once, here. The form has
-        # already checked the name is unique and the modality valid.
+            agent_update(
+                agent=obj,
+                name=obj.name,
+                modality=obj.modality,
+                active=obj.active,
+                user=request.user,
+                reason=form.cleaned_data.get("reason", ""),
+            )
+            return
+        # Creation makes the token; it is shown once, here. The form has already checked the name is unique
+        # and the modality valid.
         agent, token = agent_create(name=obj.name, modality=obj.modality, user=request.user)
         obj.pk, obj.token_hash, obj.token_prefix, obj.created_at = (
             agent.pk,

@@ -2,6 +2,7 @@
 
 import json
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
@@ -14,39 +15,63 @@ from zeke_rft.history import history_set
 
 
 @transaction.atomic
-def agent_create(*, name: str, modality: str = Modality.CHAT, user=None) -> tuple[Agent, str]:
+def agent_create(*, name: str, modality: str = Modality.CHAT, user=None, reason: str = "created") -> tuple[Agent, str]:
     """Create an agent and return it with its token (shown once, stored only as a hash)."""
-    from django.core.exceptions import ValidationError
-
-    if modality not in Modality.values:
-        raise ValidationError({"modality": f"must be one of {', '.join(Modality.values)}, got {modality!r}"})
-    if Agent.objects.filter(name=name).exists():
-        raise ValidationError({"name": f"an agent named {name!r} already exists"})
+    _agent_check(name=name, modality=modality)
     token = token_generate()
     agent = Agent(name=name, modality=modality, token_hash=token_hash(token), token_prefix=token[:10])
     agent.full_clean(exclude=["token_hash", "token_prefix"])
-    history_set(agent, user=user, reason="created")
+    history_set(agent, user=user, reason=reason)
     agent.save()
     return agent, token
 
 
 @transaction.atomic
-def agent_rotate_token(*, agent: Agent, user=None) -> str:
+def agent_update(*, agent: Agent, name: str, modality: str, active: bool, user=None, reason: str = "") -> Agent:
+    """Rename, change the modality of, or (de)activate an agent; the history says who, what and why."""
+    stored = Agent.objects.select_for_update().get(pk=agent.pk)
+    _agent_check(name=name, modality=modality, exclude_pk=stored.pk)
+    changes = [
+        f"{field} {getattr(stored, field)!r} → {value!r}"
+        for field, value in (("name", name), ("modality", modality), ("active", active))
+        if getattr(stored, field) != value
+    ]
+    if not changes:
+        return stored
+    stored.name, stored.modality, stored.active = name, modality, active
+    stored.full_clean(exclude=["token_hash", "token_prefix"])
+    history_set(
+        stored, user=user, reason="; ".join([*changes, reason.strip()]) if reason.strip() else "; ".join(changes)
+    )
+    stored.save()
+    return stored
+
+
+def _agent_check(*, name: str, modality: str, exclude_pk: int | None = None) -> None:
+    if modality not in Modality.values:
+        raise ValidationError({"modality": f"must be one of {', '.join(Modality.values)}, got {modality!r}"})
+    if Agent.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+        raise ValidationError({"name": f"an agent named {name!r} already exists"})
+
+
+@transaction.atomic
+def agent_rotate_token(*, agent: Agent, user=None, reason: str = "token rotated") -> str:
     """Issue a new token; the old one stops working at once."""
     token = token_generate()
     agent.token_hash = token_hash(token)
     agent.token_prefix = token[:10]
     agent.token_revoked = False
     agent.token_rotated_at = timezone.now()
-    history_set(agent, user=user, reason="token rotated")
+    history_set(agent, user=user, reason=reason)
     agent.save()
     return token
 
 
 @transaction.atomic
-def agent_revoke_token(*, agent: Agent, user=None) -> None:
+def agent_revoke_token(*, agent: Agent, user=None, reason: str = "token revoked") -> None:
+    """The agent's token stops working at once (401) until an admin rotates it."""
     agent.token_revoked = True
-    history_set(agent, user=user, reason="token revoked")
+    history_set(agent, user=user, reason=reason)
     agent.save()
 
 

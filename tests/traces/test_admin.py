@@ -3,6 +3,7 @@ import re
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from traces.models import Agent, Trace, TraceStatus
 from traces.services import agent_create
@@ -167,6 +168,48 @@ def test_the_revoke_action_revokes(admin_client, agent):
     agent.refresh_from_db()
     assert agent.token_revoked
     assert agent.history.first().history_change_reason == "token revoked"
+
+
+def test_deactivating_an_agent_in_admin_records_who_and_why_and_its_token_gets_a_403(admin_client, agent_and_token):
+    agent, token = agent_and_token
+
+    response = admin_client.post(
+        reverse("admin:traces_agent_change", args=[agent.pk]),
+        {"name": agent.name, "modality": agent.modality, "reason": "posting duplicate traces"},
+    )
+
+    assert response.status_code == 302
+    agent.refresh_from_db()
+    assert agent.active is False
+    record = agent.history.first()
+    assert record.history_user.username == "admin"
+    assert record.history_change_reason == "active True → False; posting duplicate traces"
+    blocked = APIClient()
+    blocked.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert blocked.get("/api/agents/status").status_code == 403
+
+
+def test_renaming_an_agent_to_a_taken_name_in_admin_is_a_form_error(admin_client, agent):
+    other, _token = agent_create(name="texter", modality="sms")
+
+    response = admin_client.post(
+        reverse("admin:traces_agent_change", args=[other.pk]), {"name": agent.name, "modality": "sms", "active": "on"}
+    )
+
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert Agent.objects.get(pk=other.pk).name == "texter"
+
+
+def test_saving_an_agent_unchanged_in_admin_adds_no_history(admin_client, agent):
+    before = agent.history.count()
+
+    admin_client.post(
+        reverse("admin:traces_agent_change", args=[agent.pk]),
+        {"name": agent.name, "modality": agent.modality, "active": "on"},
+    )
+
+    assert agent.history.count() == before
 
 
 def test_the_trace_changelist_query_count_does_not_grow_with_rows(admin_client, agent, django_assert_max_num_queries):

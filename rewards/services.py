@@ -93,14 +93,29 @@ def _training_counts(examples: dict) -> dict:
     }
 
 
+def _hyperparameters_checked(hyperparameters: dict) -> dict:
+    """The defaults overridden by `hyperparameters`; ValidationError naming an unknown or bad one."""
+    unknown = sorted(set(hyperparameters) - set(learner.DEFAULT_HYPERPARAMETERS))
+    if unknown:
+        raise ValidationError({unknown[0]: "is not a hyperparameter of the reward model"})
+    hyper = {**learner.DEFAULT_HYPERPARAMETERS, **hyperparameters}
+    for name, low in (("members", 1), ("seed", 0), ("max_iter", 1)):
+        if not isinstance(hyper[name], int) or isinstance(hyper[name], bool) or hyper[name] < low:
+            raise ValidationError({name: f"must be an integer ≥ {low}, got {hyper[name]!r}"})
+    for name in ("ridge_alpha", "bt_C", "pair_temperature", "error_alpha"):
+        if not isinstance(hyper[name], (int, float)) or isinstance(hyper[name], bool) or not hyper[name] > 0:
+            raise ValidationError({name: f"must be a number > 0, got {hyper[name]!r}"})
+    return hyper
+
+
 def reward_model_train(
     *, user=None, hyperparameters: dict | None = None, promote: bool = True, examples: dict | None = None
 ) -> tuple[RewardModel, bool]:
     """Train on every label, evaluate on the held-out split, store a candidate and (when
     `promote`) apply the promotion rule. Safe to run twice: the same data and hyperparameters
     give the same training_data_hash, and then the existing version is returned (created=False)."""
+    hyper = _hyperparameters_checked(hyperparameters or {})
     examples = examples or reward_training_examples()
-    hyper = {**learner.DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
     data_hash = sha256_json(
         {"data": examples["data_hash"], "hyperparameters": hyper, "features": features.FEATURE_VERSION}
     )

@@ -198,3 +198,15 @@ def test_it_refuses_a_pairs_file_without_one_valid_pair(labels, tmp_path):
 def test_it_refuses_an_unknown_model_version():
     with pytest.raises(CommandError, match="--model: no reward model 'rm-nope'"):
         call_command("evaluate_reward_model", "--model", "rm-nope", stdout=StringIO())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--members", "0", "--members: must be an integer ≥ 1"), ("--seed", "-1", "--seed: must be an integer ≥ 0")],
+)
+def test_it_refuses_a_bad_hyperparameter_before_training(option, value, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("train_reward_model", option, value, stdout=StringIO())
+
+    assert not RewardModel.objects.exists()

@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from rewards.services import reward_model_train
@@ -20,6 +21,9 @@ class Command(BaseCommand):
             )
         except ApplicationError as exc:
             raise CommandError(exc.message) from exc
+        except ValidationError as exc:
+            field, messages = next(iter(exc.message_dict.items()))
+            raise CommandError(f"--{field}: {messages[0]}") from exc
         overall = reward_model.metrics.get("overall", {})
         verb = "trained" if created else "already trained on this data:"
         self.stdout.write(f"{verb} {reward_model.version} ({reward_model.status}) {reward_model.status_reason}")

@@ -114,6 +114,8 @@ def test_a_reviewer_prefers_a_side_of_an_ab_item_by_keyboard(live_server, page, 
     page.fill("input[name=password]", "keyboard-only-2")
     page.keyboard.press("Enter")
     page.wait_for_selector(f'#review-item[data-task-id="{task.pk}"][data-kind="preference"]')
+    # The element can exist before the deferred panel script runs; it focuses the choice once it has.
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'choice'", timeout=10_000)
     assert page.is_visible("#side-a") and page.is_visible("#side-b")
     page.keyboard.press("t")
     page.keyboard.press("b")
@@ -122,3 +124,35 @@ def test_a_reviewer_prefers_a_side_of_an_ab_item_by_keyboard(live_server, page, 
     preference = Preference.objects.get(task=task)
     assert (preference.choice, preference.reviewer, preference.policy_b) == ("b", user, "ft:cand-7")
     assert preference.history.get().history_user == user
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_refused_htmx_request_keeps_the_panel_and_says_why(live_server, page, settings):
+    """A CSRF failure (Django's full 403 page) is not swapped into the item; an expired session goes to the login."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    agent, _ = agent_create(name="conductor-e2e-refused")
+    for category in ("scheduling", "communication"):
+        make_trace(agent, category=category)
+    label_queue_build(day=timezone.localdate(), size=30)
+    tasks = list(LabelTask.objects.filter(queue__day=timezone.localdate()).order_by("position"))
+    user = get_user_model().objects.create_user(username="lee", password="keyboard-only-3")
+    user.groups.add(reviewers_group())
+    page.goto(f"{live_server.url}/review/login/?next=/review/item/{tasks[0].pk}/")
+    page.fill("input[name=username]", "lee")
+    page.fill("input[name=password]", "keyboard-only-3")
+    page.keyboard.press("Enter")
+    _wait_for_item(page, tasks[0].pk)
+
+    page.context.clear_cookies(name="csrftoken")  # the next POST fails Django's CSRF check with a full page
+    for key in "5555":
+        page.keyboard.press(key)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#panel-problem:not([hidden])")
+    assert "403" in page.inner_text("#panel-problem")
+    assert page.is_visible(f'#review-item[data-task-id="{tasks[0].pk}"]')  # the item and its form are still there
+    assert not ScoreCard.objects.exists()
+
+    page.context.clear_cookies(name="sessionid")  # the session is gone: the browser is sent to the login
+    page.keyboard.press("j")
+    page.wait_for_url(f"{live_server.url}/review/login/**")
+    assert f"next=/review/item/{tasks[0].pk}/" in page.url

@@ -7,7 +7,8 @@ memory through `scan_line`), with a few patterns of ours for what those plugins
 miss in free text and JSON: multi-line PEM/PuTTY private keys, `scheme://user:
 pass@host` URLs, `Bearer`/`Basic` credentials, crypt(3) password hashes,
 `password is …` in prose, and values under secret-sounding keys
-(`"password": "…"`, `DB_PASSWORD=…`, `<Pass>…</Pass>`).
+(`"password": "…"`, `DB_PASSWORD=…`, `<Pass>…</Pass>`), and the result of a tool
+call that read a key file (`config/master.key`).
 
 Every ingested string passes through here, so a cheap pre-check decides first
 whether a string could hold a secret at all; most never reach the scanners.
@@ -20,8 +21,9 @@ import threading
 PLACEHOLDER_RE = re.compile(r"<SECRET:[A-Z_]+>")
 
 # detect-secrets plugins: the regex detectors and KeywordDetector. The two
-# high-entropy plugins flag most ids and hashes in ordinary traces (thousands
-# of false positives per few hundred messages), and a public IP is not a secret.
+# high-entropy plugins flag any quoted commit SHA, ETag or md5 in a tool result
+# (the same entropy as a key) and still miss an unquoted bare key; a public IP is
+# not a secret.
 DETECT_SECRETS_PLUGINS = [
     "ArtifactoryDetector",
     "AWSKeyDetector",
@@ -118,7 +120,8 @@ CASE_SENSITIVE_TRIGGER_RES = tuple(
 
 def secrets_may_contain(text: str) -> bool:
     """False when `text` cannot hold anything the detectors find (the cheap pre-check)."""
-    lower = text.lower()
+    # JSON text inside a JSON string (a tool returning a config file) reaches here escaped: auth\\" for auth".
+    lower = text.lower().replace('\\"', '"')
     for first, words in TRIGGER_WORDS.items():
         if first in lower and (words is None or any(word in lower for word in words)):
             return True
@@ -409,6 +412,53 @@ def secrets_redact_json(value, *, key: str | None = None) -> tuple[object, int]:
     return value, 0
 
 
+# A path to a file that holds nothing but a credential (Rails' config/master.key, a .key or .pem file,
+# an ssh key, .pgpass, .netrc, ...). Its content alone has no context: a bare 32-hex master key looks
+# like any md5 or id, so the tool call that read it supplies the context.
+SECRET_FILE_RE = re.compile(
+    r"(?:^|[/\\])(?:[\w.\-]*\.(?:key|pem|p12|pfx|ppk|jks|keystore)|id_(?:rsa|dsa|ecdsa|ed25519)"
+    r"|\.pgpass|\.netrc|\.git-credentials|\.htpasswd|credentials(?:\.json)?|secrets?\.ya?ml)$",
+    re.IGNORECASE,
+)
+LONE_TOKEN_RE = re.compile(r"\s*[A-Za-z0-9+/=_\-.:]{16,}\s*")
+
+
+def _redact_secret_file_reads(calls) -> tuple[object, int]:
+    """A tool call whose args name a secret file: each lone token in its result (the file's content) is the secret."""
+    if not isinstance(calls, list):
+        return calls, 0
+    redacted, count = [], 0
+    for call in calls:
+        if isinstance(call, dict) and any(
+            isinstance(arg, str) and SECRET_FILE_RE.search(arg.strip()) for arg in _json_strings(call.get("args"))
+        ):
+            call = {**call, "result": _redact_lone_tokens(call.get("result"))}
+            count += json.dumps(call["result"]).count("<SECRET:SECRET>")
+        redacted.append(call)
+    return redacted, count
+
+
+def _json_strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _json_strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _json_strings(item)
+
+
+def _redact_lone_tokens(value):
+    if isinstance(value, str):
+        return "<SECRET:SECRET>" if LONE_TOKEN_RE.fullmatch(value) and not PLACEHOLDER_RE.search(value) else value
+    if isinstance(value, dict):
+        return {key: _redact_lone_tokens(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_lone_tokens(item) for item in value]
+    return value
+
+
 def secrets_redact_fields(fields: dict) -> tuple[dict, int]:
     """Redact a trace's text and JSON fields at once; a trace with no trigger anywhere costs one pre-check."""
     blob = json.dumps(fields, ensure_ascii=False, default=str)
@@ -416,6 +466,9 @@ def secrets_redact_fields(fields: dict) -> tuple[dict, int]:
         return fields, 0
     redacted, count = {}, 0
     for name, value in fields.items():
+        if name == "tool_calls":
+            value, n = _redact_secret_file_reads(value)
+            count += n
         redacted[name], n = secrets_redact_json(value)
         count += n
     return redacted, count

@@ -44,6 +44,64 @@ def test_leaky_repo_recall_meets_the_measured_floor():
     assert found / total >= MIN_LEAKY_RECALL
 
 
+def read_by_a_tool(path: str, content: str) -> dict:
+    """Trace fields where an ops agent read a file with a tool: the shape secrets reach us in."""
+    call = {"name": "fs.read_file", "args": {"path": path}, "result": content, "error": None, "latency_ms": 3}
+    return {"user_message": "show me that file", "final_response": "", "context": {}, "tool_calls": [call]}
+
+
+# Recall with each leaky_repo file as the result of a tool call that read it: 77 of 84 (91.7%) when
+# measured; the tool call's path gives a bare key file (master.key) the context its content lacks.
+# The 7 lines still short are gold rows counting usernames and hosts beside a password (.env 6 for
+# its 4 secrets, deployment-config.json 3 for 1); every line the files mark "Risk" is redacted.
+MIN_LEAKY_TOOL_READ_RECALL = 0.91
+
+
+def test_leaky_repo_files_read_by_a_tool_meet_the_measured_recall():
+    found = total = 0
+    for name, risk in leaky_gold().items():
+        content = (LEAKY / "files" / name).read_text(errors="replace")
+        redacted, _count = secrets_redact_fields(read_by_a_tool(f"/srv/app/{name}", content))
+        result = redacted["tool_calls"][0]["result"]
+        found += min(sum(1 for line in result.splitlines() if PLACEHOLDER_RE.search(line)), risk)
+        total += risk
+
+    assert found / total >= MIN_LEAKY_TOOL_READ_RECALL
+
+
+def test_a_key_file_read_by_a_tool_is_redacted_though_its_content_is_a_bare_hex_string():
+    content = (LEAKY / "files" / "web" / "ruby" / "config" / "master.key").read_text()
+
+    redacted, count = secrets_redact_fields(read_by_a_tool("web/ruby/config/master.key", content))
+
+    assert redacted["tool_calls"][0]["result"] == "<SECRET:SECRET>"
+    assert count == 1
+    assert secrets_redact_text(content) == (content, 0)  # alone, it is any md5 or id
+
+
+@pytest.mark.parametrize(
+    ("path", "result"),
+    [
+        ("/etc/ssl/certs/ca.pem", "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----"),
+        ("config/master.key", {"exists": True, "size": 32}),
+        ("deploy/notes.md", "3ebf21f8e5d1ab86b27a720842c3bb56"),
+    ],
+)
+def test_other_results_of_file_reads_are_left_alone(path, result):
+    fields = read_by_a_tool(path, result)
+
+    assert secrets_redact_fields(fields) == (fields, 0)
+
+
+def test_json_text_inside_a_json_string_passes_the_pre_check():
+    content = (LEAKY / "files" / ".docker" / ".dockercfg").read_text()
+
+    redacted, count = secrets_redact_fields(read_by_a_tool("/home/me/.docker/.dockercfg", content))
+
+    assert "X3Rva2VuOjEyMzQuMThqZjg0MWZr" not in json.dumps(redacted)
+    assert count == 2
+
+
 @pytest.mark.parametrize(
     ("name", "secret"),
     [
@@ -222,6 +280,19 @@ def test_a_posted_secret_is_never_written_to_the_database(agent_client):
     assert trace.tool_calls[0]["result"] == {"password": "<SECRET:PASSWORD>"}
 
 
+@pytest.mark.django_db
+def test_a_config_file_a_tool_returned_as_text_is_stored_without_its_secrets(agent_client):
+    content = (LEAKY / "files" / ".docker" / ".dockercfg").read_text()
+    call = {"name": "fs.read_file", "args": {"path": "~/.docker/.dockercfg"}, "result": content, "error": None}
+
+    body = json.dumps(trace_payload(tool_calls=[call]))
+    response = agent_client.post("/api/traces/", data=body, content_type="application/json")
+
+    assert response.status_code == 201
+    assert "X3Rva2VuOjEyMzQuMThqZjg0MWZr" not in json.dumps(Trace.objects.get().tool_calls)
+    assert response.json()["results"][0]["secrets_redacted"] == 2
+
+
 def test_every_fixture_line_detect_secrets_flags_passes_its_gate():
     from detect_secrets.core.scan import scan_line
 
@@ -237,3 +308,12 @@ def test_every_fixture_line_detect_secrets_flags_passes_its_gate():
                 checked += 1
                 assert _detect_secrets_may_find(line), (path.name, line)
     assert checked >= 25
+
+
+def test_no_sentence_of_the_presidio_pii_corpus_is_taken_for_a_secret():
+    sentences = [row["full_text"] for row in json.loads((DATA.parent / "pii" / "synth_dataset_v2.json").read_text())]
+
+    changed = [text for text in sentences if secrets_redact_text(text)[1]]
+
+    assert len(sentences) == 1500
+    assert changed == []  # phone numbers, IBANs, card numbers and SSNs are PII for the scrubber, not secrets

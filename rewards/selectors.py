@@ -169,10 +169,11 @@ def traces_to_score_items(*, version: str, after_id: int = 0, limit: int = 5000)
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def traces_for_spot_check(*, version: str, since) -> list[int]:
-    """Traces the model scored since `since` that no reviewer has labeled yet."""
+def traces_for_spot_check(*, version: str, since) -> QuerySet:
+    """Ids of the traces the model scored since `since` that no reviewer has labeled yet, by id
+    (a queryset: the caller counts it and picks a few by position, never loading a week of ids)."""
     human = ScoreCard.objects.filter(trace_id=OuterRef("trace_id"))
-    return list(
+    return (
         RewardEvent.objects.filter(source=RewardSource.MODEL, reward_model_version=version, created_at__gte=since)
         .filter(~Exists(human), trace__status=TraceStatus.ELIGIBLE, trace__quarantined=False)
         .order_by("trace_id")

@@ -278,7 +278,9 @@ def spot_checks_queue(*, day: date | None = None, size: int | None = None, days:
     size = settings.REWARD_SPOT_CHECK_SIZE if size is None else size
     since = timezone.make_aware(datetime.combine(day - timedelta(days=days), time.min))
     candidates = traces_for_spot_check(version=reward_model.version, since=since)
-    chosen = sorted(random.Random(f"spot-check:{day.isoformat()}").sample(candidates, min(size, len(candidates))))
+    total = candidates.count()
+    positions = random.Random(f"spot-check:{day.isoformat()}").sample(range(total), min(size, total))
+    chosen = sorted(candidates[position] for position in positions)
     if not chosen:
         return 0
     return label_tasks_add(trace_ids=chosen, reason="spot_check", day=day)

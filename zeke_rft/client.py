@@ -13,6 +13,7 @@ each trace once. Network errors, 429 (honouring Retry-After) and 5xx are retried
 with exponential backoff; any other 4xx is the caller's to fix and raises at once.
 """
 
+import http.client
 import json
 import random
 import time
@@ -113,7 +114,7 @@ class ZekeClient:
         )
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"{}")
+                status, raw = response.status, response.read()
         except urllib.error.HTTPError as exc:
             payload = _json_or_empty(exc.read())
             if exc.code in RETRY_STATUSES:
@@ -122,15 +123,21 @@ class ZekeClient:
                 return payload  # every item rejected: the results say why
             detail = payload.get("detail") or exc.reason
             raise ZekeError(f"HTTP {exc.code}: {detail}", status=exc.code, body=payload) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-            raise _Retryable(f"network error: {exc}") from None
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            # HTTPException: a connection cut mid-answer (IncompleteRead) or a garbled status line.
+            raise _Retryable(f"network error: {exc!r}") from None
+        try:
+            return json.loads(raw or b"{}")
+        except ValueError:
+            raise ZekeError(f"HTTP {status}: the answer is not JSON: {raw[:200]!r}", status=status) from None
 
     def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after:
-            try:
-                return min(float(retry_after), self.max_backoff)
-            except ValueError:
-                pass  # an HTTP date: fall back to backoff
+        try:
+            seconds = float(retry_after or "")
+        except ValueError:
+            seconds = -1.0  # absent, or an HTTP date: fall back to backoff
+        if 0 <= seconds < float("inf"):  # also false for nan
+            return min(seconds, self.max_backoff)
         delay = self.backoff * (2 ** (attempt - 1))
         return min(delay * (1 + random.random() * 0.1), self.max_backoff)
 

@@ -33,6 +33,21 @@ class ScriptedServer:
                     self.close_connection = True
                     self.connection.shutdown(2)
                     return
+                if step == "truncate":  # headers promise more body than arrives, then the connection closes
+                    self.send_response(201)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b'{"results": [')
+                    self.close_connection = True
+                    return
+                if step == "html":  # a proxy's page instead of the app's JSON
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", "13")
+                    self.end_headers()
+                    self.wfile.write(b"<html></html>")
+                    return
                 status, headers, payload = step or (201, {}, _accepted(body))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
@@ -48,7 +63,7 @@ class ScriptedServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def close(self):
         self.httpd.shutdown()
@@ -120,6 +135,35 @@ def test_it_retries_a_dropped_connection(scripted):
 
     assert results[0]["external_id"] == "a"
     assert len(server.bodies) == 2 and len(sleeps) == 1
+
+
+def test_it_retries_a_response_cut_off_mid_body(scripted):
+    server = scripted("truncate")
+    client, sleeps = client_for(server)
+
+    results = client.post([dict(TRACE, external_id="a")])
+
+    assert results[0]["status"] == "accepted"
+    assert [body["traces"][0]["external_id"] for body in server.bodies] == ["a", "a"]
+
+
+def test_an_answer_that_is_not_json_is_a_zeke_error(scripted):
+    server = scripted("html")
+    client, _sleeps = client_for(server)
+
+    with pytest.raises(ZekeError, match="HTTP 200: the answer is not JSON") as caught:
+        client.post([dict(TRACE, external_id="a")])
+    assert caught.value.status == 200
+
+
+@pytest.mark.parametrize("retry_after", ["-5", "nan", "inf", "Wed, 21 Oct 2026 07:28:00 GMT"])
+def test_an_unusable_retry_after_falls_back_to_backoff(scripted, retry_after):
+    server = scripted((429, {"Retry-After": retry_after}, {"detail": "slow down"}))
+    client, sleeps = client_for(server, backoff=0.5)
+
+    client.post([dict(TRACE, external_id="a")])
+
+    assert len(sleeps) == 1 and 0.5 <= sleeps[0] <= 0.55
 
 
 def test_it_retries_when_nothing_listens(scripted):

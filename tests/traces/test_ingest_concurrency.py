@@ -45,6 +45,8 @@ def test_concurrent_posts_of_one_external_id_store_exactly_one_row(on_postgres):
 
     assert all(answer is not None and answer.status_code in (200, 201) for answer in answers)
     ids = {answer.json()["results"][0]["id"] for answer in answers}
+    statuses = sorted(answer.json()["results"][0]["status"] for answer in answers)
+    assert statuses == ["accepted"] + ["duplicate"] * (THREADS - 1)  # RETURNING tells exactly one request it won
     assert Trace.objects.filter(external_id="race-1").count() == 1
     assert ids == {Trace.objects.get(external_id="race-1").pk}
 
@@ -62,3 +64,4 @@ def test_concurrent_overlapping_batches_store_each_trace_once(on_postgres):
     for n in range(50):
         ids = {answer.json()["results"][n]["id"] for answer in answers}
         assert ids == {Trace.objects.get(external_id=f"shared-{n}").pk}
+        assert [answer.json()["results"][n]["status"] for answer in answers].count("accepted") == 1

@@ -34,6 +34,7 @@ Speed
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import OrderedDict
@@ -653,7 +654,9 @@ ADDRESS_CORE_RE = re.compile(
             rf"\b{_NUM}{_SP}(?:{_CAPWORD}{_SP}){{0,2}}[^\W\d_a-z][\w\-]*{_GLUED}\b\.?(?:{_SP}{_NUM}\b)?",
             rf"\b(?:{_CAPWORD}{_SP}){{0,2}}[^\W\d_a-z][\w\-]*{_GLUED}\b\.?{_SP}{_NUM}\b",
             # Via Roma 131 · Rua Diadema 1903 · 36 rue de pologne · Rue de Virton 38
-            rf"(?:{_NUM},?{_SP}){{0,2}}\b{_PREFIX}{_SP}(?:{_WORD}{_SP}){{0,4}}{_WORD}(?:{_SP}{_NUM}\b)?",
+            # (a number before or after: "cours", "chemin", "via" are words of prose too)
+            rf"(?:{_NUM},?{_SP}){{1,2}}\b{_PREFIX}{_SP}(?:{_WORD}{_SP}){{0,4}}{_WORD}(?:{_SP}{_NUM}\b)?",
+            rf"\b{_PREFIX}{_SP}(?:{_WORD}{_SP}){{0,4}}{_WORD}{_SP}{_NUM}\b",
             # 353 Buerlia 227 · 641 Dašická 688 (building number, street name, house number)
             rf"\b\d{{1,6}}{_SP}(?:{_CAPWORD}{_SP}){{0,3}}[^\W\d_a-z][\w'’\-]*\.?{_SP}\d{{1,5}}[A-Za-z]?\b(?![.,]?\d)",
             # PSC 3294, Box 9168 · P.O. Box 12 · USNS Sekerková
@@ -760,6 +763,7 @@ def _has_street_nearby(text: str, start: int, end: int) -> bool:
 
 _LETTER_RE = re.compile(r"[^\W\d_]")
 NER_MAX_CHARS = 200_000  # longer strings skip NER
+_MID_SENTENCE_LETTER_RE = re.compile(r"(?<=[\w,;)])[ \t]+([^\W\d_])")
 CACHE_MAX_CHARS = 10_000  # longer strings are not cached (they rarely repeat)
 
 
@@ -769,7 +773,13 @@ def _wants_ner(text: str) -> bool:
     stripped = text.strip()
     if len(stripped) > NER_MAX_CHARS:
         return False  # pattern recognizers still read it all; spaCy would need GBs
-    return bool(_LETTER_RE.search(stripped)) and any(ch.isspace() for ch in stripped)
+    if not (_LETTER_RE.search(stripped) and any(ch.isspace() for ch in stripped)):
+        return False
+    if not any(ch.isupper() for ch in stripped):
+        return True  # lower-cased chat: names are not capitalised either
+    # names are capitalised: a text whose only capitals start sentences gives NER nothing to find
+    # (the name lists still see a name that starts a sentence)
+    return any(m.group(1).isupper() for m in _MID_SENTENCE_LETTER_RE.finditer(stripped))
 
 
 _engine_lock = threading.Lock()
@@ -781,17 +791,23 @@ def _has_at(text: str) -> bool:
 
 
 def _has_digits(n: int):
+    at_least = re.compile(r"\d" + r"\D*\d" * (n - 1))
+
     def gate(text: str) -> bool:
-        count = 0
-        for ch in text:
-            if ch.isdigit():
-                count += 1
-                if count >= n:
-                    return True
-        return False
+        return at_least.search(text) is not None
 
     gate.__name__ = f"has_{n}_digits"
     return gate
+
+
+_ADDRESS_WORDS_RE = re.compile(
+    r"(?i:\b(?:corner|rue|via|rua|calle|street|road|avenue|lane|address|lives|straße|strasse)\b)"
+)
+
+
+def _may_hold_address(text: str) -> bool:
+    """Every address core has a digit, except "corner of …", "rue de …"-style and cued street names."""
+    return _has_digits(1)(text) or _ADDRESS_WORDS_RE.search(text) is not None
 
 
 def _has_ip_chars(text: str) -> bool:
@@ -850,7 +866,7 @@ def build_analyzer(*, nlp_engine=None):
         gated(CryptoRecognizer(), _has_digits(6)),
         SpacyRecognizer(supported_entities=["PERSON"]),
         classes["NameRecognizer"](),
-        classes["StreetAddressRecognizer"](),
+        gated(classes["StreetAddressRecognizer"](), _may_hold_address),
         classes["DateOfBirthRecognizer"](),
     ]:
         registry.add_recognizer(recognizer)
@@ -1193,13 +1209,18 @@ def name_parts(text: str, detections) -> set[str]:
     return parts
 
 
+@functools.lru_cache(maxsize=4096)
+def _parts_pattern(parts: frozenset) -> re.Pattern:
+    return re.compile(
+        r"(?<![\w\-])(?:" + "|".join(map(re.escape, sorted(parts, key=len, reverse=True))) + r")(?![\w\-])"
+    )
+
+
 def propagate_names(text: str, detections: list[Detection], parts: set[str]) -> list[Detection]:
     """Mark uncovered occurrences of known name parts ("Asya" after "Asya Godina") as PERSON."""
     if not parts:
         return detections
-    pattern = re.compile(
-        r"(?<![\w\-])(?:" + "|".join(map(re.escape, sorted(parts, key=len, reverse=True))) + r")(?![\w\-])"
-    )
+    pattern = _parts_pattern(frozenset(parts))
     added = [
         Detection("PERSON", m.start(), m.end(), 0.5)
         for m in pattern.finditer(text)

@@ -14,8 +14,7 @@ from django.utils import timezone
 
 from traces.models import Agent
 from traces.serializers import trace_input_check
-from traces.services import agent_create, agent_rotate_token, traces_ingest
-from zeke_rft.history import history_set
+from traces.services import agent_create, agent_rotate_token, agent_update, traces_ingest
 
 DEMO_ADMIN = ("admin", "admin")
 DEMO_AGENT = "conductor-demo"
@@ -313,11 +312,11 @@ def demo_load(*, stdout) -> None:
     if agent is None:
         agent, token = agent_create(name=DEMO_AGENT, modality="chat")
     else:
-        token = agent_rotate_token(agent=agent)
         if not agent.active:
-            agent.active = True
-            history_set(agent, reason="demo: reactivated")
-            agent.save()
+            agent = agent_update(
+                agent=agent, name=agent.name, modality=agent.modality, active=True, reason="demo: reactivated"
+            )
+        token = agent_rotate_token(agent=agent, reason="demo: token rotated (make run prints it)")
     checked = []
     for trace in demo_traces():
         clean, errors, _ignored = trace_input_check(trace)

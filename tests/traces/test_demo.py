@@ -65,3 +65,18 @@ def test_the_printed_admin_login_works_after_a_rerun():
     login = next(line for line in lines if "Demo admin" in line)
     assert "user 'admin'" in login and "password 'admin'" in login
     assert authenticate(username="admin", password="admin").is_superuser
+
+
+def test_a_rerun_reactivates_a_deactivated_demo_agent_and_says_why(admin_user):
+    from traces.models import Agent
+    from traces.services import agent_update
+
+    run_demo()
+    agent = Agent.objects.get(name="conductor-demo")
+    agent_update(agent=agent, name=agent.name, modality=agent.modality, active=False, user=admin_user)
+
+    token = printed_token(run_demo())
+
+    assert post_with(token).status_code == 201
+    reasons = list(Agent.objects.get(pk=agent.pk).history.values_list("history_change_reason", flat=True)[:2])
+    assert reasons == ["demo: token rotated (make run prints it)", "active False → True; demo: reactivated"]

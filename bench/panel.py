@@ -2,10 +2,10 @@
 score submission (HTMX: scorecard_submit + the next item's partial). Goal (issue 4): p95 < 50 ms for both.
 
 Run: .venv/bin/python bench/panel.py   (BENCH_PANEL_TRACES, BENCH_PANEL_REQUESTS, BENCH_PANEL_REUSE=1 to keep
-an already filled bench database, BENCH_PANEL_SQL=1 to print the statements of one request of each kind). Uses a fresh database `zeke_rft_bench_panel` on 127.0.0.1 (migrated first),
-fills it with generate_series INSERTs, and times requests in-process with Django's test Client (server-side
-time: middleware, view, queries, template; no network). EXPLAINs every query of one item view and flags
-sequential scans on the big tables.
+an already filled bench database, BENCH_PANEL_SQL=1 to print the statements of one request of each kind).
+Uses a fresh database `zeke_rft_bench_panel` on 127.0.0.1 (migrated first), fills it with generate_series
+INSERTs, and times requests in-process with Django's test Client (server-side time: middleware, view, queries,
+template; no network). EXPLAINs every query of one item view and flags sequential scans on the big tables.
 """
 
 import os

@@ -187,3 +187,19 @@ def test_the_residual_pass_flags_a_leaked_full_name_but_not_a_title_before_a_pla
     assert hits == []
     [hits] = scrubber.residual_pii([trace(user_message="Move my meeting with Maria Gonzalez")], [trace()])
     assert hits and hits[0].startswith("PERSON:")
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        ("Move the sync with Priya to Thursday.", True),  # a capital mid-sentence
+        ("can you ping aksel kristensen about it", True),  # lower-cased chat
+        ("Move the sync to tomorrow. Thanks!", False),  # capitals only start sentences
+        ("evt_123", False),  # one token
+        ("2026-12-01 09:30", False),  # no letters
+    ],
+)
+def test_ner_runs_only_where_it_can_find_a_name(text, wanted):
+    from traces.scrubbing import _wants_ner
+
+    assert _wants_ner(text) is wanted

@@ -139,3 +139,20 @@ def test_the_nightly_task_twice_leaves_one_export(agent):
     export_partitions_nightly.delay()
 
     assert PartitionExport.objects.count() == 1
+
+
+def test_duckdb_queries_the_partitions_with_a_glob_as_the_docs_show(agent):
+    duckdb = pytest.importorskip("duckdb")
+    make_trace(agent, 1)
+    make_trace(agent, 2, task_category="ops")
+    make_trace(agent, 3, occurred_at=datetime(2026, 11, 29, 8, tzinfo=UTC))
+    partition_export(day=DAY)
+    partition_export(day=DAY - timedelta(days=1))
+    root = get_storage().path("logs")
+
+    query = (
+        "SELECT task_category, count(*), min(tool_calls[1].name) FROM '{}/*/part-0000.parquet' GROUP BY 1 ORDER BY 1"
+    )
+    rows = duckdb.sql(query.format(root)).fetchall()
+
+    assert rows == [("ops", 1, "calendar.update_event"), ("scheduling", 2, "calendar.update_event")]

@@ -258,6 +258,9 @@ def _filter_admin():
         def has_change_permission(self, request, obj=None):
             return obj is None and request.user.has_perm("traces.change_filterrun")
 
+        def has_delete_permission(self, request, obj=None):
+            return False  # the record of what ran stays
+
         @admin.display(description="dropped by rule")
         def dropped_by_rule(self, run):
             items = [(rule, n) for rule, n in sorted(run.counts.items()) if n]
@@ -354,6 +357,9 @@ def _filter_admin():
 
         def has_change_permission(self, request, obj=None):
             return obj is None and request.user.has_perm("traces.change_rawpurge")
+
+        def has_delete_permission(self, request, obj=None):
+            return False
 
         @admin.action(description="Purge raw text older than the retention window now", permissions=["change"])
         def purge_now(self, request, queryset):

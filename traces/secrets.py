@@ -432,8 +432,9 @@ def _redact_secret_file_reads(calls) -> tuple[object, int]:
         if isinstance(call, dict) and any(
             isinstance(arg, str) and SECRET_FILE_RE.search(arg.strip()) for arg in _json_strings(call.get("args"))
         ):
-            call = {**call, "result": _redact_lone_tokens(call.get("result"))}
-            count += json.dumps(call["result"]).count("<SECRET:SECRET>")
+            result, n = _redact_lone_tokens(call.get("result"))
+            call = {**call, "result": result}
+            count += n
         redacted.append(call)
     return redacted, count
 
@@ -449,14 +450,17 @@ def _json_strings(value):
             yield from _json_strings(item)
 
 
-def _redact_lone_tokens(value):
+def _redact_lone_tokens(value) -> tuple[object, int]:
     if isinstance(value, str):
-        return "<SECRET:SECRET>" if LONE_TOKEN_RE.fullmatch(value) and not PLACEHOLDER_RE.search(value) else value
-    if isinstance(value, dict):
-        return {key: _redact_lone_tokens(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact_lone_tokens(item) for item in value]
-    return value
+        found = LONE_TOKEN_RE.fullmatch(value) is not None and not PLACEHOLDER_RE.search(value)
+        return ("<SECRET:SECRET>", 1) if found else (value, 0)
+    if isinstance(value, dict | list):
+        keys = list(value) if isinstance(value, dict) else range(len(value))
+        redacted = {key: _redact_lone_tokens(value[key]) for key in keys}
+        items = {key: item for key, (item, _n) in redacted.items()}
+        count = sum(n for _item, n in redacted.values())
+        return (items if isinstance(value, dict) else list(items.values())), count
+    return value, 0
 
 
 def secrets_redact_fields(fields: dict) -> tuple[dict, int]:

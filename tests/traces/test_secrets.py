@@ -93,6 +93,15 @@ def test_other_results_of_file_reads_are_left_alone(path, result):
     assert secrets_redact_fields(fields) == (fields, 0)
 
 
+def test_a_key_file_read_returning_an_object_has_its_token_redacted_and_counted_once():
+    fields = read_by_a_tool("/srv/app/config/master.key", {"content": "3ebf21f8e5d1ab86b27a720842c3bb56", "size": 32})
+
+    redacted, count = secrets_redact_fields(fields)
+
+    assert redacted["tool_calls"][0]["result"] == {"content": "<SECRET:SECRET>", "size": 32}
+    assert count == 1
+
+
 def test_json_text_inside_a_json_string_passes_the_pre_check():
     content = (LEAKY / "files" / ".docker" / ".dockercfg").read_text()
 

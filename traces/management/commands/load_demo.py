@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 
 DEMO_STAGES = [
     "traces.demo",
+    "traces.demo_volume",
     "traces.demo_filter",
     "labeling.demo",
     "rewards.demo",

@@ -121,3 +121,32 @@ def test_the_browsable_api_docs_load(client):
 
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    """Every new query fails as it does when PostgreSQL is gone (the connection is what crosses the network)."""
+    from django.db import OperationalError, connection
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+
+    def down():
+        monkeypatch.setattr(connection, "cursor", refuse)
+
+    return down
+
+
+def test_a_database_that_is_down_makes_it_503_not_500(agent_client, settings, database_down):
+    settings.CELERY_BROKER_URL = ""
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    database_down()
+
+    response = agent_client.get(URL)
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ok"] is False
+    assert body["database"]["reachable"] is False
+    assert body["broker"] == {"mode": "eager", "reachable": True}
+    assert "agents" not in body  # the token could not be checked, so nothing per agent is shown

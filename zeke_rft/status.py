@@ -7,7 +7,7 @@ status without making traces depend on rollout or rewards.
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -80,8 +80,33 @@ def system_status() -> dict:
     }
 
 
+class _DatabaseDown(Exception):
+    """The database failed while checking who is asking (every token and session lives there)."""
+
+
 class AgentsStatusApi(APIView):
-    """Any agent token or a logged-in user; 503 when the database or the broker is unreachable."""
+    """Any agent token or a logged-in user; 503 when the database or the broker is unreachable.
+
+    With the database down no token can be checked, so the answer is only the reachability part,
+    to anyone: a monitor learns what is down, nobody learns anything per agent.
+    """
+
+    def initial(self, request, *args, **kwargs):
+        try:
+            super().initial(request, *args, **kwargs)
+        except DatabaseError as exc:
+            raise _DatabaseDown() from exc
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _DatabaseDown):
+            body = {
+                "ok": False,
+                "time": timezone.now(),
+                "database": {"reachable": False, "vendor": connection.vendor},
+                "broker": broker_status(),
+            }
+            return Response(body, status=503)
+        return super().handle_exception(exc)
 
     @extend_schema(
         operation_id="agents_status",

@@ -2,6 +2,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -64,15 +65,51 @@ class AgentAdmin(SimpleHistoryAdmin):
 
     @admin.action(description="Rotate token (the old one stops working at once)")
     def rotate_token(self, request, queryset):
-        for agent in queryset:
-            token = agent_rotate_token(agent=agent, user=request.user)
-            messages.warning(request, f"New token for {agent.name} (copy it now, it is not shown again): {token}")
+        return self._token_action(
+            request,
+            queryset,
+            action="rotate_token",
+            title="Rotate tokens",
+            explanation="Each agent gets a new token, shown once on the next page; the old one stops working at once.",
+        )
 
     @admin.action(description="Revoke token")
     def revoke_token(self, request, queryset):
+        return self._token_action(
+            request,
+            queryset,
+            action="revoke_token",
+            title="Revoke tokens",
+            explanation="These agents' tokens stop working at once (401) until a token is rotated.",
+        )
+
+    def _token_action(self, request, queryset, *, action, title, explanation):
+        """Ask why first (the reason goes into each agent's history), then rotate or revoke."""
+        form = TokenActionForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            context = {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "explanation": explanation,
+                "agents": queryset,
+                "action": action,
+                "form": form,
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/traces/agent/token_action.html", context)
+        reason = form.cleaned_data["reason"]
         for agent in queryset:
-            agent_revoke_token(agent=agent, user=request.user)
-        messages.success(request, f"Revoked the token of {queryset.count()} agent(s).")
+            if action == "rotate_token":
+                token = agent_rotate_token(agent=agent, user=request.user, reason=f"token rotated: {reason}")
+                messages.warning(request, f"New token for {agent.name} (copy it now, it is not shown again): {token}")
+            else:
+                agent_revoke_token(agent=agent, user=request.user, reason=f"token revoked: {reason}")
+                messages.success(request, f"Revoked the token of {agent.name}.")
+        return None
+
+
+class TokenActionForm(forms.Form):
+    reason = forms.CharField(max_length=200, help_text="Why (kept in each agent's history).")
 
 
 # --- Traces -------------------------------------------------------------------

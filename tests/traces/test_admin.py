@@ -144,30 +144,49 @@ def test_creating_a_duplicate_agent_in_admin_is_a_form_error(admin_client, agent
     assert "already exists" in response.content.decode()
 
 
-def test_the_rotate_action_issues_a_working_token_and_audits_it(admin_client, agent):
+def run_action(admin_client, action: str, agent, **extra):
+    data = {"action": action, "_selected_action": [agent.pk], **extra}
+    return admin_client.post(reverse("admin:traces_agent_changelist"), data, follow=True)
+
+
+def test_the_rotate_action_asks_why_before_it_changes_anything(admin_client, agent):
     old_hash = agent.token_hash
 
-    response = admin_client.post(
-        reverse("admin:traces_agent_changelist"),
-        {"action": "rotate_token", "_selected_action": [agent.pk]},
-        follow=True,
-    )
+    response = run_action(admin_client, "rotate_token", agent)
+
+    assert response.status_code == 200
+    assert 'name="reason"' in response.content.decode()
+    agent.refresh_from_db()
+    assert agent.token_hash == old_hash
+
+
+def test_the_rotate_action_issues_a_working_token_and_audits_who_and_why(admin_client, agent):
+    old_hash = agent.token_hash
+
+    response = run_action(admin_client, "rotate_token", agent, apply="1", reason="laptop with the token was lost")
 
     token = token_in_messages(response)
     agent.refresh_from_db()
     assert agent.token_hash == token_hash(token) != old_hash
-    assert agent.history.first().history_change_reason == "token rotated"
+    assert agent.history.first().history_change_reason == "token rotated: laptop with the token was lost"
     assert agent.history.first().history_user.username == "admin"
 
 
-def test_the_revoke_action_revokes(admin_client, agent):
-    admin_client.post(
-        reverse("admin:traces_agent_changelist"), {"action": "revoke_token", "_selected_action": [agent.pk]}
-    )
+def test_the_revoke_action_revokes_and_audits_who_and_why(admin_client, agent):
+    run_action(admin_client, "revoke_token", agent, apply="1", reason="agent retired")
 
     agent.refresh_from_db()
     assert agent.token_revoked
-    assert agent.history.first().history_change_reason == "token revoked"
+    assert agent.history.first().history_change_reason == "token revoked: agent retired"
+    assert agent.history.first().history_user.username == "admin"
+
+
+def test_a_token_action_without_a_reason_re_asks_and_changes_nothing(admin_client, agent):
+    response = run_action(admin_client, "revoke_token", agent, apply="1", reason="  ")
+
+    assert "This field is required." in response.content.decode()
+    agent.refresh_from_db()
+    assert not agent.token_revoked
 
 
 def test_deactivating_an_agent_in_admin_records_who_and_why_and_its_token_gets_a_403(admin_client, agent_and_token):

@@ -178,7 +178,7 @@ class TraceIngestApi(APIView):
             except TraceTooLarge as exc:
                 clean, errors, ignored, too_large = {}, {exc.field_name: [str(exc)]}, [], True
             if ignored:
-                result["ignored_fields"] = ignored
+                result["ignored_fields"] = [_echo(name) for name in ignored]
             if errors:
                 result.update(status="rejected", id=None, errors=errors)
             else:
@@ -194,10 +194,17 @@ class TraceIngestApi(APIView):
         }
         body["results"] = results
         if ignored_top_level:
-            body["ignored_fields"] = ignored_top_level
+            body["ignored_fields"] = [_echo(name) for name in ignored_top_level]
         return Response(body, status=_answer_status(results, too_large))
 
 
 def _external_id_of(item):
     value = item.get("external_id") if isinstance(item, dict) else None
-    return value if isinstance(value, str) else None
+    return _echo(value) if isinstance(value, str) else None
+
+
+def _echo(text: str) -> str:
+    """`text` as it can be sent back: a lone surrogate (valid in JSON's \\u escapes, not in UTF-8) as \\udXXX."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

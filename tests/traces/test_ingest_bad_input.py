@@ -404,3 +404,33 @@ def test_odd_values_in_any_tool_call_field_never_reach_a_500(agent_client, field
         assert response.status_code in (201, 400), (field, value, response.content[:300])
         if response.status_code == 400:
             assert response.json()["results"][0]["errors"]["tool_calls"][0].startswith(f"Item 0: {field}:")
+
+
+@pytest.mark.parametrize(
+    ("payload", "escaped"),
+    [
+        (trace_payload(external_id="ext-\ud83d"), "ext-\\ud83d"),
+        (trace_payload(**{"note-\udfff": 1}), "note-\\udfff"),
+        (trace_payload(tool_calls=[{"name": "t", "args": {}, "\ud800": 1}]), "tool_calls[0].\\ud800"),
+    ],
+    ids=["external_id", "unknown field", "unknown tool call field"],
+)
+def test_a_lone_surrogate_echoed_back_is_escaped_not_a_500(agent_client, payload, escaped):
+    response = post(agent_client, payload)  # json.dumps writes it as a \ud83d escape: valid JSON, not valid UTF-8
+
+    assert response.status_code in (201, 400)
+    result = response.json()["results"][0]
+    assert escaped in (result["external_id"], *result.get("ignored_fields", []))
+
+
+def test_a_batch_of_odd_items_twice_answers_duplicate_with_the_first_ids(agent_client):
+    items = [trace_payload(context={"password": [1, {"token": None}]}), trace_payload(latency_ms=None), 7]
+    items += [trace_payload(external_id="same"), trace_payload(external_id="same", user_message="other")]
+
+    first = post(agent_client, {"traces": items}).json()["results"]
+    second = post(agent_client, {"traces": items}).json()["results"]
+
+    assert [r["status"] for r in first] == ["accepted", "accepted", "rejected", "accepted", "duplicate"]
+    assert [r["status"] for r in second] == ["duplicate", "duplicate", "rejected", "duplicate", "duplicate"]
+    assert [r["id"] for r in second] == [r["id"] for r in first]
+    assert first[3]["id"] == first[4]["id"]

@@ -13,11 +13,22 @@ from django.utils import timezone
 from labeling.access import reviewers_group
 from labeling.models import LabelTask, TaskKind, TaskReason, TaskStatus
 from labeling.services import label_queue_build, label_tasks_add, preference_submit, rubric_active, scorecard_submit
+from traces.demo_volume import demo_quality
 from traces.selectors import traces_eligible
 
 DEMO_REVIEWERS = (("nate", "review-demo"), ("reviewer2", "review-demo"))
-PAST_DAYS = 3  # full queues scored for the previous days, today's partly
+PAST_DAYS = 6  # full queues scored for the previous days, today's partly: most demo traces get a score card
 TODAY_SCORED_SHARE = 0.6
+# What a careful reviewer gives each hidden quality of the volume demo's traces:
+# (success, helpfulness, tone_alignment, safety).
+QUALITY_SCORES = {
+    "excellent": (5, 5, 5, 5),
+    "good": (5, 4, 4, 5),
+    "terse": (4, 2, 3, 5),
+    "off_tone": (4, 3, 1, 5),
+    "wrong": (2, 2, 4, 5),
+}
+REVIEWER_NOISE = 0.2  # chance that one dimension is off by one
 
 
 def _reviewer(username: str, password: str):
@@ -32,7 +43,11 @@ def _reviewer(username: str, password: str):
 
 
 def _synthetic_scores(trace, rng: random.Random) -> dict:
-    """Plausible scores: failures score low on success, safety flags low on safety, the rest mostly good."""
+    """Scores a reviewer would give: from the volume demo's hidden quality when the trace has one
+    (plus reviewer noise), else failures low on success, safety flags low on safety, the rest mostly good."""
+    quality = demo_quality(trace.external_id)
+    if quality in QUALITY_SCORES:
+        return _quality_scores(trace, QUALITY_SCORES[quality], rng)
     flags = {str(flag) for flag in trace.flags or []}
     failed = bool(flags & {"tool_error", "timeout", "incomplete"}) or any(
         isinstance(call, dict) and call.get("error") for call in trace.scrubbed_tool_calls or []
@@ -51,6 +66,23 @@ def _synthetic_scores(trace, rng: random.Random) -> dict:
         "task_category": trace.task_category,
         "complexity": min(3, 1 + len(trace.scrubbed_tool_calls or []) // 2),
         "rationale": "demo: synthetic score",
+    }
+
+
+def _quality_scores(trace, scores: tuple[int, ...], rng: random.Random) -> dict:
+    scores = list(scores)
+    if rng.random() < REVIEWER_NOISE:
+        dimension = rng.randrange(3)  # safety stays: these traces are all safe
+        scores[dimension] = max(1, min(5, scores[dimension] + rng.choice([-1, 1])))
+    success, helpfulness, tone_alignment, safety = scores
+    return {
+        "success": success,
+        "helpfulness": helpfulness,
+        "tone_alignment": tone_alignment,
+        "safety": safety,
+        "task_category": trace.task_category,
+        "complexity": min(3, 1 + len(trace.scrubbed_tool_calls or []) // 2),
+        "rationale": "demo: scored from the trace's quality",
     }
 
 

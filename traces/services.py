@@ -3,7 +3,7 @@
 import json
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
@@ -20,9 +20,13 @@ def agent_create(*, name: str, modality: str = Modality.CHAT, user=None, reason:
     _agent_check(name=name, modality=modality)
     token = token_generate()
     agent = Agent(name=name, modality=modality, token_hash=token_hash(token), token_prefix=token[:10])
-    agent.full_clean(exclude=["token_hash", "token_prefix"])
+    agent.full_clean(exclude=["token_hash", "token_prefix"], validate_unique=False)  # _agent_check names a clash
     history_set(agent, user=user, reason=reason)
-    agent.save()
+    try:
+        with transaction.atomic():
+            agent.save()
+    except IntegrityError:  # another request created the same name between the check and this insert
+        raise ValidationError({"name": f"an agent named {name!r} already exists"}) from None
     return agent, token
 
 

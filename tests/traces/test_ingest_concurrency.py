@@ -65,3 +65,35 @@ def test_concurrent_overlapping_batches_store_each_trace_once(on_postgres):
         ids = {answer.json()["results"][n]["id"] for answer in answers}
         assert ids == {Trace.objects.get(external_id=f"shared-{n}").pk}
         assert [answer.json()["results"][n]["status"] for answer in answers].count("accepted") == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_of_one_agent_name_make_one_agent_and_name_the_clash(on_postgres):
+    from django.core.exceptions import ValidationError
+
+    from traces.models import Agent
+
+    barrier = threading.Barrier(THREADS)
+    outcomes: list = []
+
+    def create():
+        barrier.wait()
+        try:
+            agent_create(name="twin")
+            outcomes.append("created")
+        except ValidationError as exc:
+            outcomes.append(exc.message_dict["name"][0])
+        except Exception as exc:  # an IntegrityError here would be a 500 in admin and a traceback in the command
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=create) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert sorted(outcomes) == ["an agent named 'twin' already exists"] * (THREADS - 1) + ["created"]
+    assert Agent.objects.filter(name="twin").count() == 1

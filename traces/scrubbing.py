@@ -132,7 +132,8 @@ ADDRESS_KEYS = {
     "delivery_address",
 }
 
-_NAME_VALUE_RE = re.compile(r"^[^\W\d_][\w .,'’\-]{0,79}$")
+# A person's name as a JSON value: one to four words of letters (and ' - .), optional "Last, First".
+_NAME_VALUE_RE = re.compile(r"^[^\W\d_][^\W\d_'’\-.]*\.?(?:,?[ ]+[^\W\d_][^\W\d_'’\-.]*\.?){0,3}$")
 
 
 def scrub_entities() -> list[str]:
@@ -493,6 +494,7 @@ COMMON_WORDS = set(
 ACTION_WORDS = set(
     """
     email e-mail mail text txt sms call phone ping message dm ask tell remind invite meet visit send forward reply
+    slack whatsapp telegram signal teams zoom skype notify page ring
     book schedule reschedule cancel add create delete remove update move find search show open check pay order
     thanks thank hi hello hey dear ok okay yes no please sure done great cool
     """.split()
@@ -519,8 +521,8 @@ NAME_CUE_RE = re.compile(
     re.IGNORECASE,
 )
 _NAME_TOKEN = r"(?:[^\W\d_]\.|[^\W\d_a-z][\w'’\-]*)"  # Capitalised word or an initial
-_NAME_SEQ_RE = re.compile(
-    rf"(?<![\w@.])(?:(?i:{NAME_TITLE})[ \t]+)?{_NAME_TOKEN}(?:[ \t]+{_NAME_TOKEN}){{0,3}}(?![\w@])"
+_NAME_SEQ_RE = re.compile(  # not inside paths, URLs, identifiers: "America/Chicago", "app=Billing"
+    rf"(?<![\w@./=#])(?:(?i:{NAME_TITLE})[ \t]+)?{_NAME_TOKEN}(?:[ \t]+{_NAME_TOKEN}){{0,3}}(?![\w@/=#])"
 )
 _ANY_TOKEN_SEQ = re.compile(r"[^\W\d_][\w'’\-]*(?:[ \t]+[^\W\d_][\w'’\-]*){0,2}")
 _NAME_LIST_RE = re.compile(
@@ -535,6 +537,28 @@ _INITIAL = re.compile(r"^[^\W\d_]\.?$")
 def _is_name_word(token: str, first, last, common) -> bool:
     t = token.casefold().strip(".")
     return t not in common and (t in first or t in last)
+
+
+_WORD_RE = re.compile(r"[^\W\d_][\w'’\-]*\.?")
+
+
+def _lowercase_names(text: str, first, last, common) -> list[tuple[int, int, float]]:
+    """Names in lower-cased text: a known first name, an optional initial, a known last name
+    ("aksel kristensen", "benjamin a seiler"); or a bare value that is one first name ("nate").
+    "solar panel payback periods" is no name, though "solar" may be a surname somewhere."""
+    words = [(m.start(), m.end(), m.group().casefold().strip(".")) for m in _WORD_RE.finditer(text)]
+    if len(words) == 1 and words[0][2] in first and text.strip().casefold().strip(".") == words[0][2]:
+        return [(words[0][0], words[0][1], 0.45)]
+    found = []
+    for i, (start, _end, word) in enumerate(words):
+        if word not in first or word in common:
+            continue
+        j = i + 1
+        if j < len(words) and len(words[j][2]) == 1:
+            j += 1  # a middle initial
+        if j < len(words) and words[j][2] in last and words[j][2] not in common:
+            found.append((start, words[j][1], 0.5))
+    return found
 
 
 def find_names(text: str) -> list[tuple[int, int, float]]:
@@ -571,12 +595,14 @@ def find_names(text: str) -> list[tuple[int, int, float]]:
         if all(_INITIAL.match(w) for _, _, w in core):
             continue
         titled = has_title and i == 0
-        if probe is not text and len(core) < 2 and core[0][2].casefold() not in first:
-            continue  # lower-cased text: a single word must be a known first name
+        if probe is not text:
+            continue  # lower-cased text: see _lowercase_names
         if titled or any(_is_name_word(w, first, last, common) for _, _, w in core):
             begin = spans[0][0] if titled else core[0][0]
             score = 0.6 if len(core) >= 2 or titled else 0.45
             results.append((begin, core[-1][1], score))
+    if probe is not text:
+        results.extend(_lowercase_names(text, first, last, common))
     # "Monjeau, Graves and Reed": a list of capitalised words with a known name in it is a list of names
     for m in _NAME_LIST_RE.finditer(probe):
         items = [(t.start(), t.end(), t.group()) for t in re.finditer(r"[^\W\d_][\w'’\-]*", m.group())]
@@ -776,7 +802,8 @@ def _wants_ner(text: str) -> bool:
     if not (_LETTER_RE.search(stripped) and any(ch.isspace() for ch in stripped)):
         return False
     if not any(ch.isupper() for ch in stripped):
-        return True  # lower-cased chat: names are not capitalised either
+        return False  # lower-cased text: the small model tags noise there ("eu-prod", "nil map");
+        # the name lists read it title-cased instead
     # names are capitalised: a text whose only capitals start sentences gives NER nothing to find
     # (the name lists still see a name that starts a sentence)
     return any(m.group(1).isupper() for m in _MID_SENTENCE_LETTER_RE.finditer(stripped))
@@ -1336,8 +1363,10 @@ def key_hint(key: str, text: str) -> str | None:
     stripped = text.strip()
     if not stripped:
         return None
-    if k in NAME_KEYS and _NAME_VALUE_RE.match(stripped) and "@" not in stripped:
-        return "PERSON"
+    if k in NAME_KEYS and _NAME_VALUE_RE.match(stripped):
+        # "name" is also the name of a pod, a file, a project: there, only capitalised words
+        if k != "name" or all(word[0].isupper() for word in stripped.replace(",", " ").split()):
+            return "PERSON"
     if k in ADDRESS_KEYS and re.search(r"[^\W_]", stripped):
         return "STREET_ADDRESS"
     return None

@@ -193,7 +193,7 @@ def test_the_residual_pass_flags_a_leaked_full_name_but_not_a_title_before_a_pla
     ("text", "wanted"),
     [
         ("Move the sync with Priya to Thursday.", True),  # a capital mid-sentence
-        ("can you ping aksel kristensen about it", True),  # lower-cased chat
+        ("can you ping aksel kristensen about it", False),  # lower case: the name lists read it, not NER
         ("Move the sync to tomorrow. Thanks!", False),  # capitals only start sentences
         ("evt_123", False),  # one token
         ("2026-12-01 09:30", False),  # no letters
@@ -203,3 +203,36 @@ def test_ner_runs_only_where_it_can_find_a_name(text, wanted):
     from traces.scrubbing import _wants_ner
 
     assert _wants_ner(text) is wanted
+
+
+def test_identifiers_are_not_names(scrubber):
+    result = scrubber.scrub_trace(
+        trace(
+            context={"timezone": "America/Chicago"},
+            tool_calls=[
+                {
+                    "name": "k8s.get_pods",
+                    "args": {"namespace": "eu-prod"},
+                    "result": {"pods": [{"name": "payments-worker-7d9f", "status": "Running"}]},
+                    "error": None,
+                }
+            ],
+            final_response="payments-worker is crash-looping in eu-prod",
+        )
+    )
+    assert result.context == {"timezone": "America/Chicago"}
+    assert result.tool_calls[0]["result"]["pods"][0]["name"] == "payments-worker-7d9f"
+    assert result.final_response == "payments-worker is crash-looping in eu-prod"
+    assert result.pii_found == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("can you ping aksel kristensen about it", "can you ping <PERSON_1> about it"),
+        ("follow up with benjamin a seiler next week", "follow up with <PERSON_1> next week"),
+        ("solar panel payback periods", "solar panel payback periods"),
+    ],
+)
+def test_names_in_lower_case_text(scrubber, text, expected):
+    assert scrubber.scrub_trace(trace(user_message=text)).user_message == expected

@@ -461,10 +461,11 @@ def name_lists() -> tuple[frozenset, frozenset, frozenset]:
             first, last = set(), set()
             for module in pkgutil.iter_modules(person_providers.__path__):
                 provider = importlib.import_module(f"{person_providers.__name__}.{module.name}").Provider
-                for attr in ("first_names", "first_names_male", "first_names_female", "first_names_nonbinary"):
-                    first.update(str(x).casefold() for x in values(provider.__dict__.get(attr)))
-                for attr in ("last_names", "last_names_male", "last_names_female"):
-                    last.update(str(x).casefold() for x in values(provider.__dict__.get(attr)))
+                for attr, value in vars(provider).items():
+                    if attr.startswith(("first_names", "first_romanized_names")):
+                        first.update(str(x).casefold() for x in values(value))
+                    elif attr.startswith(("last_names", "last_romanized_names")):
+                        last.update(str(x).casefold() for x in values(value))
             common = {w.casefold() for w in Lorem.__dict__["word_list"]}
             common |= set(ENGLISH_STOP_WORDS) | set(STOP_WORDS) | COMMON_WORDS
             from faker.providers.address.en_US import Provider as Address
@@ -540,6 +541,7 @@ def _is_name_word(token: str, first, last, common) -> bool:
 
 
 _WORD_RE = re.compile(r"[^\W\d_][\w'’\-]*\.?")
+_JOINED_NAME_RE = re.compile(r"(?<![^\W_])([^\W\d_]{2,})[_.\-]([^\W\d_]{2,})(?![^\W_])")
 
 
 def _lowercase_names(text: str, first, last, common) -> list[tuple[int, int, float]]:
@@ -603,6 +605,11 @@ def find_names(text: str) -> list[tuple[int, int, float]]:
             results.append((begin, core[-1][1], score))
     if probe is not text:
         results.extend(_lowercase_names(text, first, last, common))
+    # names inside identifiers: "contact:priya_raman:notes", "kenji.watanabe"
+    for m in _JOINED_NAME_RE.finditer(text):
+        a, b = m.group(1).casefold(), m.group(2).casefold()
+        if a in first and b in last and a not in common and b not in common:
+            results.append((m.start(), m.end(), 0.5))
     # "Monjeau, Graves and Reed": a list of capitalised words with a known name in it is a list of names
     for m in _NAME_LIST_RE.finditer(probe):
         items = [(t.start(), t.end(), t.group()) for t in re.finditer(r"[^\W\d_][\w'’\-]*", m.group())]
@@ -664,7 +671,9 @@ _PREFIX = (
     r"impasse|quai|cours|calle|carrer|plaza|paseo|camino|carretera|ulica|ul\.|strada|calea|odos|leoforos|"
     r"boulevard|bd\.?|avenue|rambla|ronda|estrada|plac|aleja|al\.|r\.)"
 )
-_UNIT = r"(?i:apt|apartment|suite|ste|unit|flat|room|rm|floor|fl|bldg|building)\.?[ \t]*#?[ \t]*\d{1,6}[A-Za-z]?\b|#\d{1,5}\b"  # noqa: E501
+_UNIT = (
+    r"(?i:apt|apartment|suite|ste|unit|flat)\.?[ \t]*#?[ \t]*\d{1,6}[A-Za-z]?\b"  # not "room 4B": no one lives there  # noqa: E501
+)
 _BOX = r"(?i:p\.?[ \t]?o\.?[ \t]?box|postbox|post office box|box|psc|cmr|unit)[ \t]*\d{1,6}\b"
 _SHIP = rf"\b(?:USNS|USNV|USS|USCGC)[ \t]+{_CAPWORD}(?:[ \t]+{_CAPWORD})?"
 _MILITARY = r"(?i:apo|fpo|dpo)[ \t]+(?i:aa|ae|ap)[ \t]+\d{5}\b"
@@ -1238,8 +1247,11 @@ def name_parts(text: str, detections) -> set[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _parts_pattern(parts: frozenset) -> re.Pattern:
+    """A found name part alone ("Asya"), or two parts joined in an identifier ("asya_godina", any case)."""
+    alternatives = "|".join(map(re.escape, sorted(parts, key=len, reverse=True)))
     return re.compile(
-        r"(?<![\w\-])(?:" + "|".join(map(re.escape, sorted(parts, key=len, reverse=True))) + r")(?![\w\-])"
+        rf"(?<![\w\-])(?:{alternatives})(?![\w\-])"
+        rf"|(?i:(?<![^\W_])(?:{alternatives})[_.\-](?:{alternatives})(?![^\W_]))"
     )
 
 
@@ -1282,6 +1294,8 @@ def normalise_value(entity_type: str, value: str) -> str:
     if entity_type in NUMERIC_TYPES:
         compact = re.sub(r"[\W_]", "", value).upper()
         return compact or value.strip().casefold()
+    if entity_type == "PERSON":
+        value = re.sub(r"[_.\-]", " ", value)  # "kenji_watanabe" is Kenji Watanabe
     return " ".join(value.casefold().split()).strip(".,;:")
 
 

@@ -236,3 +236,29 @@ def test_identifiers_are_not_names(scrubber):
 )
 def test_names_in_lower_case_text(scrubber, text, expected):
     assert scrubber.scrub_trace(trace(user_message=text)).user_message == expected
+
+
+def test_names_inside_identifiers_are_scrubbed_with_the_persons_placeholder(scrubber):
+    result = scrubber.scrub_trace(
+        trace(
+            user_message="Before I see Kenji Watanabe: anything in my notes?",
+            tool_calls=[
+                {
+                    "name": "memory.search",
+                    "args": {"query": "travel"},
+                    "result": {"keys": ["contact:kenji_watanabe:notes", "contact:priya_raman:notes", "auth_gateway"]},
+                    "error": None,
+                }
+            ],
+        )
+    )
+    assert result.user_message == "Before I see <PERSON_1>: anything in my notes?"
+    assert result.tool_calls[0]["result"]["keys"] == [
+        "contact:<PERSON_1>:notes",
+        "contact:<PERSON_2>:notes",
+        "auth_gateway",
+    ]
+
+
+def test_a_room_is_not_an_address(scrubber):
+    assert scrubber.scrub_trace(trace(user_message="We moved to room 4B")).user_message == "We moved to room 4B"

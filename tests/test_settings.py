@@ -42,3 +42,8 @@ def test_it_rejects_a_boolean_it_cannot_read(monkeypatch):
     monkeypatch.setenv("SOME_FLAG", "maybe")
     with pytest.raises(ImproperlyConfigured, match="SOME_FLAG"):
         env_bool("SOME_FLAG")
+
+
+def test_an_in_memory_sqlite_url_is_not_a_file_at_the_root():
+    assert database_from_url("sqlite:///:memory:")["NAME"] == ":memory:"
+    assert database_from_url("sqlite:////tmp/x.sqlite3")["NAME"] == "/tmp/x.sqlite3"

@@ -108,6 +108,8 @@ class Trace(models.Model):
         ]
         indexes = [
             models.Index(fields=["agent", "occurred_at"], name="trace_agent_time"),
+            # /api/agents/status: last trace time and 24-hour count per agent.
+            models.Index(fields=["agent", "received_at"], name="trace_agent_received"),
             models.Index(fields=["conversation_id", "occurred_at"], name="trace_conversation"),
             models.Index(fields=["status", "occurred_at"], name="trace_status_day"),
             models.Index(fields=["policy_id", "occurred_at"], name="trace_policy_time"),

@@ -81,7 +81,9 @@ def database_from_url(url: str) -> dict:
         path = unquote(parsed.path)
         if path.startswith("//"):
             path = path[1:]
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path or ":memory:"}
+        if path in ("", "/", "/:memory:", ":memory:"):
+            path = ":memory:"
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": path}
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)")
 
 

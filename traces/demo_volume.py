@@ -17,11 +17,12 @@ from itertools import product
 
 from django.utils import timezone
 
+from traces.demo import DEMO_AGENT, _call
+from traces.demo import PEOPLE as PEOPLE_OF_THE_TRACES_DEMO
 from traces.models import Agent
 from traces.serializers import trace_input_check
 from traces.services import traces_ingest
 
-DEMO_AGENT = "conductor-demo"  # made by traces.demo
 SEED = 20261210
 PER_DOMAIN = 64
 SPREAD_DAYS = 10
@@ -31,12 +32,7 @@ QUALITY_WEIGHTS = (28, 22, 17, 15, 18)
 NO_TOOL_SHARE, FAILURE_SHARE, UNSAFE_SHARE = 0.15, 0.06, 0.02
 
 PEOPLE = [
-    ("Priya Raman", "priya.raman@example.com", "+1 312-555-0148"),
-    ("Marcus Oyelaran", "marcus.o@example.org", "(415) 555-0192"),
-    ("Sofia Lindqvist", "sofia.lindqvist@example.net", "+1 646-555-0117"),
-    ("Daniel Kim", "dkim@example.com", "206-555-0135"),
-    ("Amara Nwosu", "amara.nwosu@example.com", "+1 512-555-0163"),
-    ("Tomás Herrera", "tomas.herrera@example.com", "(305) 555-0178"),
+    *PEOPLE_OF_THE_TRACES_DEMO,
     ("Hannah Becker", "hannah.becker@example.org", "+1 617-555-0104"),
     ("Kenji Watanabe", "kenji.w@example.com", "(503) 555-0151"),
     ("Fatima Zahra", "fatima.zahra@example.net", "+1 202-555-0186"),
@@ -51,10 +47,6 @@ TIMES = ["08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "13:00",
 def _clock(hhmm: str) -> str:
     hours, minutes = map(int, hhmm.split(":"))
     return f"{(hours - 1) % 12 + 1}:{minutes:02d} {'AM' if hours < 12 else 'PM'}"
-
-
-def _call(name, args, result=None, error=None, latency_ms=200):
-    return {"name": name, "args": args, "result": result, "error": error, "latency_ms": latency_ms}
 
 
 def _pick(rng: random.Random, templates: dict, quality: str, **fields) -> str:

@@ -53,23 +53,30 @@ def _require_staff(request):
         raise PermissionDenied("staff only")
 
 
+def _reward_model_status_change(request, version, *, service, done: str, message: str):
+    _require_staff(request)
+    reward_model = get_object_or_404(RewardModel, version=version)
+    reason = request.POST.get("reason", "").strip() or f"{done} on the version page by {request.user}"
+    service(reward_model=reward_model, user=request.user, reason=reason)
+    messages.success(request, message)
+    return redirect("rewards:detail", version=version)
+
+
 @login_required
 @require_POST
 def reward_model_promote_view(request, version):
-    _require_staff(request)
-    reward_model = get_object_or_404(RewardModel, version=version)
-    reason = request.POST.get("reason", "").strip() or f"promoted on the version page by {request.user}"
-    reward_model_promote(reward_model=reward_model, user=request.user, reason=reason)
-    messages.success(request, f"{version} is now the active reward model.")
-    return redirect("rewards:detail", version=version)
+    return _reward_model_status_change(
+        request,
+        version,
+        service=reward_model_promote,
+        done="promoted",
+        message=f"{version} is now the active reward model.",
+    )
 
 
 @login_required
 @require_POST
 def reward_model_retire_view(request, version):
-    _require_staff(request)
-    reward_model = get_object_or_404(RewardModel, version=version)
-    reason = request.POST.get("reason", "").strip() or f"retired on the version page by {request.user}"
-    reward_model_retire(reward_model=reward_model, user=request.user, reason=reason)
-    messages.success(request, f"{version} is retired.")
-    return redirect("rewards:detail", version=version)
+    return _reward_model_status_change(
+        request, version, service=reward_model_retire, done="retired", message=f"{version} is retired."
+    )

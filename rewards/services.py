@@ -203,6 +203,14 @@ def reward_model_consider(*, reward_model: RewardModel, user=None, examples: dic
     return False
 
 
+def _status_change(reward_model: RewardModel, *, status: str, reason: str, user, done: str) -> None:
+    """Save the new status and its reason, audited as "<done>: <reason>"."""
+    reward_model.status = status
+    reward_model.status_reason = reason
+    _audit(reward_model, user=user, reason=f"{done}: {reason}")
+    reward_model.save()
+
+
 @transaction.atomic
 def reward_model_promote(*, reward_model: RewardModel, user=None, reason: str = "promoted") -> RewardModel:
     """Make this version the active one; the previously active version is retired. Audited."""
@@ -210,15 +218,15 @@ def reward_model_promote(*, reward_model: RewardModel, user=None, reason: str = 
     if locked.status == RewardModelStatus.ACTIVE:
         return locked
     for previous in RewardModel.objects.select_for_update().filter(status=RewardModelStatus.ACTIVE):
-        previous.status = RewardModelStatus.RETIRED
-        previous.status_reason = f"replaced by {locked.version}"
-        _audit(previous, user=user, reason=f"retired: replaced by {locked.version}")
-        previous.save()
-    locked.status = RewardModelStatus.ACTIVE
-    locked.status_reason = reason
+        _status_change(
+            previous,
+            status=RewardModelStatus.RETIRED,
+            reason=f"replaced by {locked.version}",
+            user=user,
+            done="retired",
+        )
     locked.metrics = reward_model.metrics
-    _audit(locked, user=user, reason=f"promoted: {reason}")
-    locked.save()
+    _status_change(locked, status=RewardModelStatus.ACTIVE, reason=reason, user=user, done="promoted")
     return locked
 
 
@@ -228,10 +236,7 @@ def reward_model_retire(*, reward_model: RewardModel, user=None, reason: str = "
     locked = RewardModel.objects.select_for_update().get(pk=reward_model.pk)
     if locked.status == RewardModelStatus.RETIRED:
         return locked
-    locked.status = RewardModelStatus.RETIRED
-    locked.status_reason = reason
-    _audit(locked, user=user, reason=f"retired: {reason}")
-    locked.save()
+    _status_change(locked, status=RewardModelStatus.RETIRED, reason=reason, user=user, done="retired")
     return locked
 
 

@@ -5,7 +5,7 @@ import pytest
 from django.utils import timezone
 
 from rollout.evaluation import eval_suites_seed
-from rollout.models import EvalCase, Policy, PolicyStatus
+from rollout.models import EvalCase, Policy, PolicyStatus, Rollout, RolloutState
 from rollout.seeds import zeke_suites
 from rollout.smoke import SMOKE_CONVERSATIONS
 from tests.fakes.openai_server import FakeOpenAI
@@ -154,6 +154,20 @@ def candidate(baseline, training_run):
     policy.config = {"t": 0.2, "system_prompt_version": "v2"}
     policy.save()
     return policy
+
+
+@pytest.fixture
+def rollout(candidate, baseline):
+    """A canary rollout at 10% whose gate passed."""
+    return Rollout.objects.create(
+        modality="chat",
+        candidate=candidate,
+        baseline=baseline,
+        state=RolloutState.CANARY,
+        traffic_percent=10.0,
+        salt="fixed-salt",
+        gate={"passed": True, "win_rate": 0.62},
+    )
 
 
 class TraceMaker:

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from rollout.models import MonitorCheck, Rollout, RolloutState
+from rollout.models import MonitorCheck, RolloutState
 from rollout.services import rollout_rollback
 
 
@@ -12,19 +12,6 @@ from rollout.services import rollout_rollback
 def staff_client(client, db):
     client.force_login(get_user_model().objects.create_user("nate", password="pw", is_staff=True))
     return client
-
-
-@pytest.fixture
-def rollout(candidate, baseline):
-    return Rollout.objects.create(
-        modality="chat",
-        candidate=candidate,
-        baseline=baseline,
-        state=RolloutState.CANARY,
-        traffic_percent=5.0,
-        salt="s",
-        gate={"passed": True, "win_rate": 0.62},
-    )
 
 
 def _check(rollout, minutes_ago, win_rate, safety):
@@ -52,7 +39,7 @@ def test_it_shows_the_active_policy_the_running_rollout_and_svg_charts(staff_cli
 
     assert "Active policy:\n    <strong>gpt-4.1-mini</strong>" in page
     assert f"Running rollout {rollout.pk}: <strong>ft:o4-mini:zeke:cand1</strong>" in page
-    assert "at 5.0%" in page and "passed (win-rate 0.62)" in page
+    assert "at 10.0%" in page and "passed (win-rate 0.62)" in page
     assert page.count("<svg") >= 2 and "<polyline" in page
     assert 'aria-label="Win-rate vs baseline"' in page and "Safety incidents per 1,000 messages" in page
 

@@ -10,17 +10,10 @@ from traces.models import Trace
 
 
 @pytest.fixture
-def rollout(candidate, baseline):
+def rollout(rollout, candidate):
+    """The shared canary rollout, started two hours ago."""
     candidate.status = "canary"
     candidate.save()
-    rollout = Rollout.objects.create(
-        modality="chat",
-        candidate=candidate,
-        baseline=baseline,
-        state=RolloutState.CANARY,
-        traffic_percent=10.0,
-        salt="s",
-    )
     Rollout.objects.filter(pk=rollout.pk).update(started_at=timezone.now() - timedelta(hours=2))
     rollout.refresh_from_db()
     return rollout

@@ -4,18 +4,6 @@ from rollout.models import Rollout, RolloutState
 from rollout.routing import arm_bucket
 
 
-@pytest.fixture
-def rollout(candidate, baseline):
-    return Rollout.objects.create(
-        modality="chat",
-        candidate=candidate,
-        baseline=baseline,
-        state=RolloutState.CANARY,
-        traffic_percent=10.0,
-        salt="fixed-salt",
-    )
-
-
 @pytest.mark.parametrize("percent", [5.0, 10.0, 25.0])
 def test_the_split_matches_the_percentage_within_one_point_over_10000_conversations(percent):
     share = sum(arm_bucket(salt="s1", conversation_id=f"conv-{i}") < percent for i in range(10_000)) / 100

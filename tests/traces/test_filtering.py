@@ -338,6 +338,60 @@ def test_two_concurrent_runs_process_every_trace_exactly_once(on_postgres, setti
     assert {pk: n for pk, n in by_run.items()} == {r.pk: r.processed for r in runs}
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_run_filters_processes_process_every_trace_exactly_once(on_postgres):
+    """Two real `manage.py run_filters` processes on the test database: SKIP LOCKED splits the work."""
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import quote
+
+    from traces.services import agent_create
+
+    agent, _token = agent_create(name="two-processes")
+    traces = [make_trace(agent, flags=["timeout"] if n % 4 == 0 else []) for n in range(200)]
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_TEST_NAME"}
+    env["DATABASE_URL"] = (
+        f"postgres://{quote(db['USER'] or '', safe='')}:{quote(db['PASSWORD'] or '', safe='')}"
+        f"@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{quote(db['NAME'], safe='')}"
+    )
+    env["FILTER_BATCH_SIZE"] = "10"
+    root = Path(__file__).resolve().parent.parent.parent
+    command = [sys.executable, "manage.py", "run_filters"]
+    procs = [
+        subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=120))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert [p.returncode for p in procs] == [0, 0], outputs
+
+    runs = list(FilterRun.objects.order_by("pk"))
+    assert len(runs) == 2, outputs
+    assert all(r.status == FilterRunStatus.SUCCEEDED for r in runs), [(r.status, r.error) for r in runs]
+    assert sum(r.processed for r in runs) == 200, [r.processed for r in runs]
+    assert sum(r.dropped for r in runs) == 50 and sum(r.eligible for r in runs) == 150
+    assert not Trace.objects.filter(status=TraceStatus.RECEIVED).exists()
+    statuses = Trace.objects.filter(pk__in=[t.pk for t in traces])
+    assert (
+        statuses.filter(status=TraceStatus.ELIGIBLE).count() + statuses.filter(status=TraceStatus.DROPPED).count()
+        == 200
+    )
+    by_run = {r.pk: 0 for r in runs}
+    for run_id in statuses.values_list("filter_run_id", flat=True):
+        by_run[run_id] += 1
+    assert by_run == {r.pk: r.processed for r in runs}  # each trace counted by the run that wrote it
+
+
 # --- end to end: planted secrets and PII never reach the database copies or the export ----------
 
 

@@ -3,6 +3,9 @@ import os
 import pytest
 from django.db import connection
 
+# A real worker on Redis, shared by every test that runs as production does.
+from tests.celery_worker import producer, redis_broker, worker  # noqa: F401
+
 # Live-server browser tests call the ORM from Playwright's event loop thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -7,8 +7,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
+from privacy.secrets import secrets_may_contain, secrets_redact_fields
 from traces.models import Agent, Modality, Trace, TraceStatus
-from traces.secrets import secrets_may_contain, secrets_redact_fields
 from traces.serializers import ENCODED_JSON
 from traces.tokens import token_generate, token_hash
 from zeke_rft.history import history_set

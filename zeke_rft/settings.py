@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "django_celery_beat",
+    "privacy",
     "traces",
     "labeling",
     "rewards",
@@ -325,7 +326,7 @@ ROLLOUT_DISAGREEMENT_SAMPLES = env_int("ROLLOUT_DISAGREEMENT_SAMPLES", 5)
 ROLLOUT_DISAGREEMENT_MIN_GAP = env_float("ROLLOUT_DISAGREEMENT_MIN_GAP", 0.05)
 
 # --- nightly filter ---
-# Presidio score a detection needs to be scrubbed; entity types scrubbed (empty = traces.scrubbing defaults).
+# Presidio score a detection needs to be scrubbed; entity types scrubbed (empty = privacy.scrubbing defaults).
 PII_SCORE_THRESHOLD = env_float("PII_SCORE_THRESHOLD", 0.35)
 PII_ENTITIES = env_list("PII_ENTITIES", [])
 # Traces claimed per transaction by a filter run; responses shorter than this (words, no tool call) are low signal.

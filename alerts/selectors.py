@@ -69,10 +69,9 @@ def stale_jobs(*, now=None) -> list[dict]:
         since = row["last_succeeded_at"] or beat_seen
         if since is None or row["name"] not in settings.CELERY_BEAT_SCHEDULE:
             continue
-        if now - since > job_stale_after(row["name"]):
-            stale.append(
-                {**row, "late_by_minutes": round((now - since - job_stale_after(row["name"])).total_seconds() / 60, 1)}
-            )
+        late = now - since - job_stale_after(row["name"])
+        if late > timedelta(0):
+            stale.append({**row, "late_by_minutes": round(late.total_seconds() / 60, 1)})
     return stale
 
 

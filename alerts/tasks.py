@@ -30,10 +30,11 @@ def check_job_heartbeats() -> int:
     stale = stale_jobs()
     for job in stale:
         last = job["last_succeeded_at"]
+        expected = f"expected within {job['stale_after_minutes']} min"
         services.notification_send(
             kind=NotificationKind.JOB_LATE,
             subject=f"Scheduled job {job['name']} is late",
-            body=f"last success {last.isoformat() if last else 'never'}; expected within {job['stale_after_minutes']} min",
+            body=f"last success {last.isoformat() if last else 'never'}; {expected}",
             link="/admin/alerts/jobheartbeat/",
             payload={"job": job["name"], "last_succeeded_at": last.isoformat() if last else None},
             dedupe_key=f"{job['name']}:{last.isoformat() if last else 'never'}",

@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "simple_history",
     "django_celery_beat",
+    "alerts",
     "privacy",
     "traces",
     "labeling",
@@ -255,6 +256,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "poll-training-runs": {"task": "training.tasks.poll_training_runs", "schedule": timedelta(minutes=2)},
     "run-online-monitors": {"task": "rollout.tasks.run_online_monitors", "schedule": timedelta(minutes=5)},
+    "deliver-pending-notifications": {
+        "task": "alerts.tasks.deliver_pending_notifications",
+        "schedule": timedelta(minutes=1),
+    },
+    "check-job-heartbeats": {"task": "alerts.tasks.check_job_heartbeats", "schedule": timedelta(minutes=5)},
 }
 
 # --- Pipeline knobs ---------------------------------------------------------
@@ -332,3 +338,25 @@ PII_ENTITIES = env_list("PII_ENTITIES", [])
 # Traces claimed per transaction by a filter run; responses shorter than this (words, no tool call) are low signal.
 FILTER_BATCH_SIZE = env_int("FILTER_BATCH_SIZE", 200)
 FILTER_MIN_RESPONSE_WORDS = env_int("FILTER_MIN_RESPONSE_WORDS", 2)
+
+# --- alerts: notifications and scheduled-job heartbeats ---
+NOTIFY_WEBHOOK_URL = env_str("NOTIFY_WEBHOOK_URL")  # Slack-compatible incoming webhook; empty = no webhook
+NOTIFY_EMAIL_TO = env_list("NOTIFY_EMAIL_TO", [])  # addresses mailed through Django's EMAIL_BACKEND
+NOTIFY_EMAIL_FROM = env_str("NOTIFY_EMAIL_FROM")  # [DEFAULT_FROM_EMAIL]
+NOTIFY_TIMEOUT_SECONDS = env_float("NOTIFY_TIMEOUT_SECONDS", 5.0)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8)  # then the notification is marked failed
+NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 60)  # backoff: base × 2^(attempt−1)
+NOTIFY_DEDUPE_MINUTES = env_int("NOTIFY_DEDUPE_MINUTES", 60)  # same kind + key within this: sent once
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "zeke-rft@localhost")
+# Per-job staleness thresholds, "job-name=minutes,..." (default: 3 intervals, 26 h daily, 7 d + 2 h weekly).
+JOB_STALE_MINUTES = {
+    name.strip(): int(minutes)
+    for name, _, minutes in (item.partition("=") for item in env_list("JOB_STALE_MINUTES", []))
+    if minutes.strip().isdigit()
+}

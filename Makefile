@@ -6,7 +6,10 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format install migrate demo worker bench clean
+.PHONY: run test test-fast lint format install migrate demo worker bench clean serve beat
+
+# DEBUG is off unless set: the development targets turn it on for themselves (and their prerequisites).
+run demo worker: export DEBUG ?= true
 
 $(STAMP): requirements.txt requirements-nlp.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -87,7 +87,8 @@ def database_from_url(url: str) -> dict:
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)")
 
 
-DEBUG = env_bool("DEBUG", default=True)
+# Off unless set: `make run` sets DEBUG=true for itself; tests get their variables from tests/environment.py.
+DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
@@ -97,8 +98,25 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "dev-only-insecure-key-change-me"  # noqa: S105 - DEBUG only, refused above in production
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
+if not ALLOWED_HOSTS and not DEBUG:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set. With DEBUG off ZEKE RFT refuses to start without ALLOWED_HOSTS: "
+        "set ALLOWED_HOSTS to the host names it serves, comma separated (see .env.example)."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS (docs/deploy.md lists the production values; `check --deploy` is clean with them) ---
+# Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto (deploy/nginx.conf does).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", [])
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -292,10 +310,6 @@ LOGGING = {
         "presidio-analyzer": {"level": "WARNING"},
     },
 }
-
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
 
 # --- training ---
 TRAINING_BACKEND = env_str("TRAINING_BACKEND", "openai")  # a name in training.backends.BACKENDS

@@ -141,6 +141,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "zeke_rft.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -272,13 +273,32 @@ CELERY_BEAT_SCHEDULE = {
         "task": "training.tasks.build_dataset_weekly",
         "schedule": crontab(hour=5, minute=30, day_of_week="sun"),
     },
-    "poll-training-runs": {"task": "training.tasks.poll_training_runs", "schedule": timedelta(minutes=2)},
+    "poll-training-runs": {
+        "task": "training.tasks.poll_training_runs",
+        "schedule": timedelta(seconds=env_int("TRAINING_POLL_INTERVAL_SECONDS", 120)),
+    },
     "run-online-monitors": {"task": "rollout.tasks.run_online_monitors", "schedule": timedelta(minutes=5)},
     "deliver-pending-notifications": {
         "task": "alerts.tasks.deliver_pending_notifications",
         "schedule": timedelta(minutes=1),
     },
     "check-job-heartbeats": {"task": "alerts.tasks.check_job_heartbeats", "schedule": timedelta(minutes=5)},
+}
+
+# Heavy jobs (filter, scoring, training the reward model, dataset builds, partition export) go to
+# this queue; the default keeps them on Celery's "celery" queue, so one worker serves everything.
+# Production can set "heavy" and run workers with `-Q heavy` on bigger machines (docs/deploy.md).
+CELERY_HEAVY_QUEUE = env_str("CELERY_HEAVY_QUEUE", "celery")
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_HEAVY_QUEUE}
+    for name in (
+        "traces.tasks.run_filters_nightly",
+        "traces.tasks.export_partition",
+        "traces.tasks.purge_raw_text_nightly",
+        "rewards.tasks.score_traces_nightly",
+        "rewards.tasks.train_reward_model_weekly",
+        "training.tasks.build_dataset_weekly",
+    )
 }
 
 # --- Pipeline knobs ---------------------------------------------------------
@@ -299,17 +319,45 @@ OPENAI_GRADER_MODEL = env_str("OPENAI_GRADER_MODEL", "gpt-4o-mini-2024-07-18")
 OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 3)
 OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 60.0)
 
+# --- Logs, metrics, errors (zeke_rft/observability.py, zeke_rft/metrics.py) ---
+# json: one JSON object per line with the request id (production default); text: readable lines (DEBUG default).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "zeke_rft.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Our middleware logs every request once, with its id; Django's own request lines would repeat them.
+        "django.server": {"level": "WARNING"},
         # Presidio logs every recognizer it loads at INFO.
         "presidio-analyzer": {"level": "WARNING"},
     },
 }
+# Workers and beat log through LOGGING too (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# /metrics (Prometheus): a scraper sends `Authorization: Bearer METRICS_TOKEN`, or comes from an allowed network.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else [])
+SENTRY_DSN = env_str("SENTRY_DSN")  # errors of web, worker and beat go to Sentry when set
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "production")
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0)
 
 # --- training ---
 TRAINING_BACKEND = env_str("TRAINING_BACKEND", "openai")  # a name in training.backends.BACKENDS

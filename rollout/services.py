@@ -23,15 +23,23 @@ RUNNING_STATES = (RolloutState.SHADOW, RolloutState.CANARY)
 
 
 @transaction.atomic
-def policy_register_candidate(*, model_id: str, modality: str, training_run=None, user=None, parent=None) -> Policy:
-    """Register a fine-tuned model as a candidate policy. Safe to call twice: one row per (model_id, modality)."""
+def policy_register_candidate(
+    *, model_id: str, modality: str, training_run=None, user=None, parent=None, config: dict | None = None
+) -> Policy:
+    """Register a fine-tuned model as a candidate policy. Safe to call twice: one row per (model_id, modality).
+    `config` is what agents need to call it (a self-served model's `base_url`, its artifact)."""
     existing = Policy.objects.select_for_update().filter(model_id=model_id, modality=modality).first()
     if existing is not None:
         return existing
     if parent is None:
         parent = Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first()
     policy = Policy(
-        model_id=model_id, modality=modality, training_run=training_run, parent=parent, status=PolicyStatus.CANDIDATE
+        model_id=model_id,
+        modality=modality,
+        training_run=training_run,
+        parent=parent,
+        status=PolicyStatus.CANDIDATE,
+        config=config or {},
     )
     history_set(policy, user=user, reason=f"candidate from training run {getattr(training_run, 'pk', None)}")
     policy.save()

@@ -300,6 +300,8 @@ CELERY_TASK_ROUTES = {
         "training.tasks.build_dataset_weekly",
     )
 }
+# Open-weights training runs on its own queue, consumed by a worker on a GPU host (docs/training.md).
+CELERY_TASK_ROUTES = {"training.tasks.run_trl_job": {"queue": "training"}}
 
 # --- Pipeline knobs ---------------------------------------------------------
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 7)
@@ -366,6 +368,18 @@ TRAINING_HARD_UNCERTAINTY = env_float("TRAINING_HARD_UNCERTAINTY", 0.25)  # mode
 TRAINING_VALIDATION_PERCENT = env_int("TRAINING_VALIDATION_PERCENT", 10)  # conversations sent to validation
 TRAINING_SUBMIT_STALE_SECONDS = env_int("TRAINING_SUBMIT_STALE_SECONDS", 900)  # an upload older than this is retried
 GRADER_PYTHON_TIMEOUT_SECONDS = env_float("GRADER_PYTHON_TIMEOUT_SECONDS", 10.0)  # local python grader time limit
+
+# --- open-weights training (TRL; needs requirements-train.txt) ---
+TRL_BASE_MODEL = env_str("TRL_BASE_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")  # local path or hub id
+TRL_OUTPUT_DIR = env_str("TRL_OUTPUT_DIR", str(VAR_DIR / "trl"))  # scratch space of the training worker
+TRL_SERVE_BASE_URL = env_str("TRL_SERVE_BASE_URL", "http://127.0.0.1:8001/v1")  # serves trained models (vLLM...)
+TRL_SERVE_API_KEY = env_str("TRL_SERVE_API_KEY", "")  # key of that server, if it wants one
+TRL_JUDGE_BASE_URL = env_str("TRL_JUDGE_BASE_URL", "")  # OpenAI-compatible judge for score_model graders
+TRL_JUDGE_MODEL = env_str("TRL_JUDGE_MODEL", "")  # judge model id (else the grader's own model)
+TRL_JUDGE_API_KEY = env_str("TRL_JUDGE_API_KEY", "")
+TRL_CONTROL_POLL_SECONDS = env_float("TRL_CONTROL_POLL_SECONDS", 2.0)  # how often a paused job checks for resume
+TRL_TORCH_THREADS = env_int("TRL_TORCH_THREADS", 0)  # 0: torch's default
+TRL_TIME_LIMIT_SECONDS = env_int("TRL_TIME_LIMIT_SECONDS", 24 * 3600)  # one training task's hard time limit
 
 # --- rewards ---
 REWARD_AGREEMENT_THRESHOLD = env_float("REWARD_AGREEMENT_THRESHOLD", 0.5)  # alert when model–human Spearman is below

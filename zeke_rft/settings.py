@@ -407,6 +407,8 @@ ROLLOUT_DISAGREEMENT_MIN_GAP = env_float("ROLLOUT_DISAGREEMENT_MIN_GAP", 0.05)
 # Presidio score a detection needs to be scrubbed; entity types scrubbed (empty = privacy.scrubbing defaults).
 PII_SCORE_THRESHOLD = env_float("PII_SCORE_THRESHOLD", 0.35)
 PII_ENTITIES = env_list("PII_ENTITIES", [])
+# Terms never scrubbed as PII (comma-separated): the owner's own name, product names (docs/filter.md).
+SCRUB_ALLOW = env_list("SCRUB_ALLOW", ["Nate", "ZEKE"])
 # Traces claimed per transaction by a filter run; responses shorter than this (words, no tool call) are low signal.
 FILTER_BATCH_SIZE = env_int("FILTER_BATCH_SIZE", 200)
 FILTER_MIN_RESPONSE_WORDS = env_int("FILTER_MIN_RESPONSE_WORDS", 2)

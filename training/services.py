@@ -329,7 +329,7 @@ def _event_rows(run: TrainingRun, events: list[dict]) -> list[TrainingEvent]:
 def training_run_poll(*, run_id: int) -> TrainingRun:
     """Fetch status, events and checkpoints, then store them in one transaction. Safe to run twice (events are
     unique per backend id); a worker that dies mid-poll has written nothing, so the next poll does it all again.
-    On success the fine-tuned model becomes a candidate policy for the run's modality."""
+    A succeeded run's model becomes a candidate policy in the pipeline app (training never calls rollout)."""
     run = TrainingRun.objects.get(pk=run_id)
     # A finished run is polled once more after it finished (to collect its last events), then left alone.
     finished_and_collected = (
@@ -362,11 +362,6 @@ def training_run_poll(*, run_id: int) -> TrainingRun:
             TrainingRun.objects.filter(pk=run.pk).update(
                 metrics=run.metrics, checkpoints=run.checkpoints, last_polled_at=run.last_polled_at
             )
-        if run.status == TrainingStatus.SUCCEEDED and run.fine_tuned_model:
-            # The one upward call (training → rollout), documented in docs/training.md.
-            from rollout.services import policy_register_candidate
-
-            policy_register_candidate(model_id=run.fine_tuned_model, modality=run.modality, training_run=run)
     return run
 
 
@@ -447,8 +442,11 @@ def dataset_modalities_with_rewards() -> list[str]:
 
 
 def curriculum_next_stage(*, modality: str) -> int:
-    """Stage 1 until a stage-1 run succeeded, then 2, then 3 (and stays at 3)."""
-    done = TrainingRun.objects.filter(modality=modality, status=TrainingStatus.SUCCEEDED).values_list(
-        "dataset__stage", flat=True
-    )
-    return min(3, max(done, default=0) + 1)
+    """Stage 1 until a policy trained on a stage-1 dataset was promoted, then 2, then 3 (and stays at 3).
+    A run that merely succeeded, or whose policy was rolled back, does not advance the stage: the next build
+    retries that stage with new data. "Promoted" is what rollout recorded on the experiment: the rollout ended
+    (`rollout_ended_at`) without a rollback reason."""
+    promoted = TrainingRun.objects.filter(
+        modality=modality, status=TrainingStatus.SUCCEEDED, rollout_ended_at__isnull=False, rollback_reason=""
+    ).values_list("dataset__stage", flat=True)
+    return min(3, max(promoted, default=0) + 1)

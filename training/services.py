@@ -74,6 +74,7 @@ TOP_LEVEL_RULES = {
     "batch_size": (int, 1, 256),
     "episode_length": (int, 1, 50),
     "tool_weight": (float, 0.0, 1.0),
+    "reward_model_weight": (float, 0.0, 1.0),
     "seed": (int, 0, 2**31 - 1),
 }
 
@@ -87,6 +88,7 @@ def training_config_default(*, dataset: DatasetBuild) -> dict:
         "batch_size": 8,
         "episode_length": 1 if dataset.stage == 1 else 4,
         "tool_weight": 0.4,
+        "reward_model_weight": 0.2,  # used when the dataset names a reward model (else 0 and no such grader)
         "seed": 42,
         "hyperparameters": {
             "n_epochs": 1,
@@ -141,11 +143,27 @@ def training_config_resolve(*, dataset: DatasetBuild, base_model: str | None = N
     if "batch_size" in overrides and "batch_size" not in hyperparameters:
         config["hyperparameters"]["batch_size"] = config["batch_size"]
     config["base_model"] = base_model or config_base_model or settings.OPENAI_BASE_MODEL
-    rubric = rubric_current()
-    config["grader"] = grader or graders.grader_from_rubric(
-        rubric=rubric.dimensions if rubric else None, tool_weight=config["tool_weight"]
-    )
+    if config["tool_weight"] + config["reward_model_weight"] > 1.0:
+        raise ValidationError({"config.reward_model_weight": "tool_weight + reward_model_weight must be at most 1"})
+    config["grader"] = grader or _grader_default(dataset, config)
     return config
+
+
+def _grader_default(dataset: DatasetBuild, config: dict) -> dict:
+    """The rubric's multi grader, with the dataset's reward model (the one that scored its traces) inside."""
+    from rewards.export import reward_model_python_grader
+    from rewards.models import RewardModel
+
+    rubric = rubric_current()
+    reward_model = RewardModel.objects.filter(version=dataset.reward_model_version).first()
+    if reward_model is None:
+        config["reward_model_weight"] = 0.0
+    return graders.grader_from_rubric(
+        rubric=rubric.dimensions if rubric else None,
+        tool_weight=config["tool_weight"],
+        reward_model_grader=reward_model_python_grader(model=reward_model) if reward_model else None,
+        reward_model_weight=config["reward_model_weight"],
+    )
 
 
 # --- Training runs ------------------------------------------------------------------

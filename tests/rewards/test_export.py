@@ -92,3 +92,46 @@ def test_the_grader_runs_as_the_provider_would_on_a_sample_and_an_item(synthetic
 
     assert grader_problem(grader) is None
     assert all(0.0 <= score <= 1.0 for score in scores)
+
+
+def test_the_rft_job_grader_combines_tool_calls_rubric_and_reward_model_with_config_weights(labels):
+    from rewards.services import reward_model_train
+    from training.graders import grader_offline
+    from training.models import DatasetBuild
+    from training.services import training_config_resolve
+
+    labels.labeled(40)
+    reward_model, _ = reward_model_train()
+    dataset = DatasetBuild.objects.create(sha256="e" * 64, reward_model_version=reward_model.version)
+
+    config = training_config_resolve(dataset=dataset, overrides={"tool_weight": 0.3, "reward_model_weight": 0.25})
+
+    grader = config["grader"]
+    assert set(grader["graders"]) == {"tool_calls", "rubric", "reward_model"}
+    assert grader["calculate_output"] == "0.3 * tool_calls + 0.45 * rubric + 0.25 * reward_model"
+    assert grader_problem(grader) is None
+    item = {"messages": [{"role": "user", "content": "Move my 3pm"}], "reference_answer": "Moved.", "rubric": ""}
+    sample = {"output_text": "Moved.", "output_json": None, "output_tools": []}
+    assert 0.0 <= grader_run_local(grader=grader_offline(grader), sample=sample, item=item) <= 1.0
+
+
+def test_weights_that_add_up_past_one_are_refused_naming_the_field(labels):
+    from django.core.exceptions import ValidationError
+
+    from training.models import DatasetBuild
+    from training.services import training_config_resolve
+
+    dataset = DatasetBuild.objects.create(sha256="f" * 64)
+    with pytest.raises(ValidationError) as caught:
+        training_config_resolve(dataset=dataset, overrides={"tool_weight": 0.9, "reward_model_weight": 0.3})
+    assert "config.reward_model_weight" in caught.value.message_dict
+
+
+def test_without_a_reward_model_the_grader_keeps_tool_calls_and_rubric(db):
+    from training.models import DatasetBuild
+    from training.services import training_config_resolve
+
+    config = training_config_resolve(dataset=DatasetBuild.objects.create(sha256="9" * 64), overrides=None)
+
+    assert set(config["grader"]["graders"]) == {"tool_calls", "rubric"} and config["reward_model_weight"] == 0.0
+    assert config["grader"]["calculate_output"] == "0.4 * tool_calls + 0.6 * rubric"

@@ -40,20 +40,19 @@ def score(run: PipelineRun) -> Outcome:
 
 
 def recalibrate(run: PipelineRun) -> Outcome:
-    from rewards.services import agreement_check_run, spot_checks_queue
+    from rewards.services import reward_model_recalibrate
 
-    check = agreement_check_run()
-    spot_checks = spot_checks_queue()
-    if check is None:
+    result = reward_model_recalibrate()
+    agreement = result["agreement"]
+    if agreement is None:
         return Outcome(StepStatus.SKIPPED, "no active reward model to check")
-    agreement = {"n": check.n, "spearman": check.spearman, "alert": check.alert}
-    detail = f"agreement Spearman {check.spearman} on {check.n} traces"
-    detail += " (below threshold: ALERT)" if check.alert else ""
+    detail = f"agreement Spearman {agreement['spearman']} on {agreement['n']} traces"
+    detail += " (below threshold: ALERT)" if agreement["alert"] else ""
     return Outcome(
         StepStatus.SUCCEEDED,
-        f"{detail}; {spot_checks} spot checks queued",
-        output={"agreement": agreement, "spot_checks": spot_checks},
-        record=f"agreement check {check.pk}",
+        f"{detail}; {result['spot_checks']} spot checks queued",
+        output=result,
+        record=f"agreement check {agreement['id']}",
     )
 
 

@@ -69,6 +69,9 @@ class TrainingRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True, help_text="latest metrics and per-step reward curve")
     checkpoints = models.JSONField(default=list, blank=True)
     fine_tuned_model = models.CharField(max_length=300, blank=True, default="")
+    serving = models.JSONField(
+        default=dict, blank=True, help_text="how a self-hosted backend's model is served (base_url, artifact)"
+    )
     # Written by the rollout stage through training.services.
     gate = models.JSONField(default=dict, blank=True, help_text="offline gate decision and numbers")
     eval_scores = models.JSONField(default=dict, blank=True)

@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "rewards",
     "training",
     "rollout",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -283,6 +284,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
     },
     "check-job-heartbeats": {"task": "alerts.tasks.check_job_heartbeats", "schedule": timedelta(minutes=5)},
+    "pipeline-weekly": {
+        "task": "pipeline.tasks.pipeline_weekly",
+        "schedule": crontab(hour=6, minute=0, day_of_week="sun"),
+    },
+    "advance-pipeline-runs": {"task": "pipeline.tasks.advance_pipeline_runs", "schedule": timedelta(minutes=5)},
 }
 
 # Heavy jobs (filter, scoring, training the reward model, dataset builds, partition export) go to
@@ -301,7 +307,7 @@ CELERY_TASK_ROUTES = {
     )
 }
 # Open-weights training runs on its own queue, consumed by a worker on a GPU host (docs/training.md).
-CELERY_TASK_ROUTES = {"training.tasks.run_trl_job": {"queue": "training"}}
+CELERY_TASK_ROUTES["training.tasks.run_trl_job"] = {"queue": "training"}
 
 # --- Pipeline knobs ---------------------------------------------------------
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 7)
@@ -402,6 +408,17 @@ ROLLOUT_GUARD_LATENCY_P95_RATIO = env_float("ROLLOUT_GUARD_LATENCY_P95_RATIO", 1
 ROLLOUT_GUARD_MIN_WIN_RATE = env_float("ROLLOUT_GUARD_MIN_WIN_RATE", 0.4)
 ROLLOUT_DISAGREEMENT_SAMPLES = env_int("ROLLOUT_DISAGREEMENT_SAMPLES", 5)
 ROLLOUT_DISAGREEMENT_MIN_GAP = env_float("ROLLOUT_DISAGREEMENT_MIN_GAP", 0.05)
+
+# --- pipeline (the weekly loop) ---
+# Steps that wait for a person's approval ("none": no step waits).
+PIPELINE_APPROVALS = [step for step in env_list("PIPELINE_APPROVALS", ["promote"]) if step != "none"]
+_PIPELINE_STEPS = ("score", "recalibrate", "dataset", "train", "evaluate", "shadow", "canary", "monitor", "promote")
+if set(PIPELINE_APPROVALS) - set(_PIPELINE_STEPS):
+    raise ImproperlyConfigured(f"PIPELINE_APPROVALS names unknown steps; known: {', '.join(_PIPELINE_STEPS)}")
+PIPELINE_MIN_EXAMPLES = env_int("PIPELINE_MIN_EXAMPLES", 20)  # training examples a new dataset needs to train
+PIPELINE_LEASE_SECONDS = env_int("PIPELINE_LEASE_SECONDS", 1800)  # a run's silent worker: another resumes after
+PIPELINE_POLL_SECONDS = env_float("PIPELINE_POLL_SECONDS", 30.0)  # pipeline_run: pause between training polls
+PIPELINE_COMMAND_WAIT_SECONDS = env_float("PIPELINE_COMMAND_WAIT_SECONDS", 6 * 3600.0)  # ... for at most this
 
 # --- nightly filter ---
 # Presidio score a detection needs to be scrubbed; entity types scrubbed (empty = privacy.scrubbing defaults).

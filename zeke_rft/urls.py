@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("rewards.urls")),
     path("", include("training.urls")),
     path("", include("rollout.urls")),
+    path("", include("pipeline.urls")),
 ]

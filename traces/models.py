@@ -200,3 +200,25 @@ class PartitionExport(models.Model):
 
     def __str__(self):
         return f"{self.day}: {self.rows} rows"
+
+
+class OtelPendingSpan(models.Model):
+    """A GenAI span that arrived before the agent turn it belongs to (OTLP exporters send child spans first).
+
+    Kept (secrets redacted) until its turn's root span arrives, then folded into that trace and deleted.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+    span = models.JSONField(help_text="The span's fields (traces.otlp.Span), secrets redacted")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "trace_id", "span_id"], name="otel_pending_span_unique"),
+        ]
+        indexes = [models.Index(fields=["agent", "trace_id"], name="otel_pending_trace")]
+
+    def __str__(self):
+        return f"{self.trace_id}:{self.span_id}"

@@ -8,7 +8,7 @@ from django.db.models import JSONField
 from django.utils import timezone
 
 from traces.models import Agent, Modality, Trace, TraceStatus
-from traces.secrets import secrets_may_contain, secrets_redact_fields
+from traces.secrets import secrets_may_contain, secrets_redact_fields, secrets_redact_json
 from traces.serializers import ENCODED_JSON
 from traces.tokens import token_generate, token_hash
 from zeke_rft.history import history_set
@@ -233,3 +233,33 @@ def _traces_insert_copy(prepared: list[tuple[dict, dict]]) -> dict[str, int]:
             "ON CONFLICT (agent_id, external_id) DO NOTHING RETURNING external_id, id"
         )
         return dict(cursor.fetchall())
+
+
+# --- OTLP spans waiting for their turn -------------------------------------------
+
+
+def otel_pending_load(*, agent: Agent, trace_ids: set[str]) -> list:
+    """Spans kept from earlier exports of these traces (traces.otlp.Span objects)."""
+    from traces.models import OtelPendingSpan
+    from traces.otlp import otlp_span_from_json
+
+    rows = OtelPendingSpan.objects.filter(agent=agent, trace_id__in=trace_ids).order_by("id")
+    return [otlp_span_from_json(row.span) for row in rows]
+
+
+def otel_pending_save(*, agent: Agent, keep: list[dict], consumed: list[tuple[str, str]]) -> None:
+    """Keep GenAI spans whose turn has not arrived (secrets redacted first); drop those a turn has taken."""
+    from traces.models import OtelPendingSpan
+
+    rows = []
+    for span in keep:
+        attributes, _found = secrets_redact_json(span["attributes"])
+        events, _found = secrets_redact_json(span["events"])
+        span = {**span, "attributes": attributes, "events": events}
+        rows.append(OtelPendingSpan(agent=agent, trace_id=span["trace_id"], span_id=span["span_id"], span=span))
+    OtelPendingSpan.objects.bulk_create(rows, ignore_conflicts=True)
+    by_trace: dict[str, list[str]] = {}
+    for trace_id, span_id in consumed:
+        by_trace.setdefault(trace_id, []).append(span_id)
+    for trace_id, span_ids in by_trace.items():
+        OtelPendingSpan.objects.filter(agent=agent, trace_id=trace_id, span_id__in=span_ids).delete()

@@ -202,6 +202,8 @@ def training_run_create(
     backends.get_backend(backend)
     if dataset.status != DatasetStatus.SUCCEEDED:
         raise ApplicationError(f"dataset {dataset.sha256[:12]} did not build ({dataset.status}): {dataset.error}")
+    if dataset.stale:
+        raise ApplicationError(f"dataset {dataset.sha256[:12]} is stale: {dataset.stale_reason} Build a new one.")
     full = training_config_resolve(dataset=dataset, base_model=base_model, overrides=config, backend=backend)
     config_hash = sha256_json(full)
     existing = TrainingRun.objects.filter(dataset=dataset, config_hash=config_hash).first()
@@ -498,3 +500,24 @@ def curriculum_next_stage(*, modality: str) -> int:
         modality=modality, status=TrainingStatus.SUCCEEDED, rollout_ended_at__isnull=False, rollback_reason=""
     ).values_list("dataset__stage", flat=True)
     return min(3, max(promoted, default=0) + 1)
+
+
+@transaction.atomic
+def datasets_forget(*, trace_ids: list[int], reason: str, user=None) -> int:
+    """Remove forgotten traces' rows from every dataset that included them (files rewritten) and mark those
+    datasets stale, saying why. Returns how many datasets changed. Called by `manage.py forget`."""
+    forgotten = set(trace_ids)
+    changed = 0
+    for build in DatasetBuild.objects.select_for_update().filter(status=DatasetStatus.SUCCEEDED).order_by("id"):
+        listed = build.manifest.get("trace_ids") or {}
+        hits = forgotten.intersection([*listed.get("train", []), *listed.get("validation", [])])
+        if not hits:
+            continue
+        datasets.dataset_files_drop_traces(build=build, trace_ids=hits)
+        build.stale = True
+        build.stale_reason = f"{len(hits)} of its traces were forgotten on {timezone.now():%Y-%m-%d} ({reason}); "
+        build.stale_reason += "their rows were removed from its files, so they no longer match its sha256."
+        history_set(build, user=user, reason=f"forget: {len(hits)} trace(s) removed")
+        build.save()
+        changed += 1
+    return changed

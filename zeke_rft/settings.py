@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "rewards",
     "training",
     "rollout",
+    "backups",
 ]
 
 MIDDLEWARE = [

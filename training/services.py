@@ -225,10 +225,24 @@ def training_run_create(
             run.save()
     except IntegrityError:  # the same submission raced us
         raise _already_submitted(dataset, TrainingRun.objects.get(dataset=dataset, config_hash=config_hash)) from None
+    transaction.on_commit(lambda: _queue_submission(run))
+    return run
+
+
+def _queue_submission(run: TrainingRun) -> None:
+    """Queue the submit task; with the broker down, take the run back so no `pending` run is left behind."""
+    from kombu.exceptions import OperationalError
+
     from training.tasks import submit_training_run
 
-    transaction.on_commit(lambda: submit_training_run.delay(run.pk))
-    return run
+    try:
+        submit_training_run.delay(run.pk)
+    except OperationalError as exc:
+        TrainingRun.objects.filter(pk=run.pk, status=TrainingStatus.PENDING, job_id="").delete()
+        raise ApplicationError(
+            f"the Celery broker is unreachable ({exc}); no training run was created — start the broker and try again",
+            status=503,
+        ) from exc
 
 
 def _job_metadata(run: TrainingRun) -> dict:

@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "training",
     "rollout",
     "pipeline",
+    "backups",
 ]
 
 MIDDLEWARE = [

@@ -151,6 +151,7 @@ class Rollout(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = [("override_promotion", "Can promote a canary without the evidence the promotion rule asks")]
         constraints = [
             models.UniqueConstraint(
                 fields=["modality"],

@@ -260,6 +260,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
     },
     "check-job-heartbeats": {"task": "alerts.tasks.check_job_heartbeats", "schedule": timedelta(minutes=5)},
+    "watch-active-policies": {"task": "rollout.tasks.watch_active_policies", "schedule": timedelta(minutes=15)},
 }
 
 # --- Pipeline knobs ---------------------------------------------------------

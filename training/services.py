@@ -38,10 +38,19 @@ def experiment_record_gate(*, run: TrainingRun, gate: dict, eval_scores: dict, u
 
 @transaction.atomic
 def experiment_record_rollout(
-    *, run: TrainingRun, started_at=None, ended_at=None, rollback_reason: str | None = None, user=None
+    *,
+    run: TrainingRun,
+    started_at=None,
+    ended_at=None,
+    rollback_reason: str | None = None,
+    promotion: dict | None = None,
+    user=None,
 ) -> TrainingRun:
-    """Record rollout dates and a rollback reason on the experiment row (only the values given)."""
+    """Record rollout dates, a rollback reason and the promotion decision (kept in gate["promotion"])
+    on the experiment row (only the values given)."""
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if promotion is not None:
+        run.gate = {**(run.gate or {}), "promotion": promotion}
     if started_at is not None:
         run.rollout_started_at = started_at
     if ended_at is not None:

@@ -17,6 +17,9 @@ class PolicyApi(APIView):
         arm = serializers.CharField()
         shadow_model = serializers.CharField(required=False)
         shadow_policy_id = serializers.IntegerField(required=False)
+        # Set for a self-served open-weights policy: the agent sends its chat calls there.
+        base_url = serializers.CharField(required=False)
+        shadow_base_url = serializers.CharField(required=False)
 
     @extend_schema(
         parameters=[

@@ -22,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zeke_rft.settings")
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")  # settings refuse to start without one (DEBUG off)
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 import django  # noqa: E402
 

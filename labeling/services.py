@@ -85,6 +85,33 @@ def reward_events_record_model(*, rows: list[dict], reward_model_version: str) -
     return len(new_events)
 
 
+def reward_events_record_agent(*, rows: list[dict]) -> int:
+    """Store rewards agents posted with their traces: rows of {"trace_id", "reward", "reward_source"}.
+
+    Kept apart from human and model rewards (source `agent`). One per trace: the
+    first one posted stands, so re-posting a trace (a retry) is safe. Returns how many were new.
+    """
+    if not rows:
+        return 0
+    existing = set(
+        RewardEvent.objects.filter(
+            source=RewardSource.AGENT, trace_id__in=[row["trace_id"] for row in rows]
+        ).values_list("trace_id", flat=True)
+    )
+    new_events = {
+        row["trace_id"]: RewardEvent(
+            trace_id=row["trace_id"],
+            reward=float(row["reward"]),
+            source=RewardSource.AGENT,
+            agent_source=row.get("reward_source") or "",
+        )
+        for row in rows
+        if row["trace_id"] not in existing
+    }
+    RewardEvent.objects.bulk_create(list(new_events.values()), batch_size=1000, ignore_conflicts=True)
+    return len(new_events)
+
+
 def _queue_for_day(day: date) -> LabelQueue:
     queue, _ = LabelQueue.objects.get_or_create(day=day, defaults={"size": settings.LABEL_QUEUE_SIZE})
     return queue

@@ -242,7 +242,21 @@ def rollout_rollback(*, rollout: Rollout, reason: str, user=None, automatic: boo
     history_set(rollout, user=user, reason=_why(f"{'automatic ' if automatic else ''}rollback: {reason}"))
     rollout.save()
     _record_experiment(candidate, user=user, ended_at=rollout.ended_at, rollback_reason=reason)
+    _notify_rollback(rollout, candidate, baseline, automatic=automatic, user=user)
     return rollout
+
+
+def _notify_rollback(rollout: Rollout, candidate: Policy, baseline: Policy | None, *, automatic: bool, user) -> None:
+    from alerts.services import notification_send
+
+    who = "automatically" if automatic else f"by {getattr(user, 'username', None) or 'an operator'}"
+    notification_send(
+        kind="rollback",
+        subject=f"{candidate.model_id} rolled back {who} ({rollout.modality})",
+        body=f"{rollout.rollback_reason}\n\nNow serving: {baseline.model_id if baseline else 'no policy'}",
+        link="/rollouts/",
+        payload={"rollout_id": rollout.pk, "candidate": candidate.model_id, "automatic": automatic},
+    )
 
 
 @transaction.atomic

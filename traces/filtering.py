@@ -81,7 +81,7 @@ def _lock_dedupe_keys(keys: list[str]) -> None:
 
 def _process_batch(traces: list[Trace], *, run: FilterRun, dry_run: bool, enabled, now) -> dict[str, int]:
     """Scrub, check and (unless dry_run) write one batch; returns rule name → drops (and "eligible")."""
-    from traces.scrubbing import get_scrubber
+    from privacy.scrubbing import get_scrubber
 
     scrubber = get_scrubber()
     originals = [_trace_dict(t) for t in traces]

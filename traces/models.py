@@ -76,6 +76,8 @@ class Trace(models.Model):
     flags = models.JSONField(default=list, blank=True)
     policy_id = models.CharField(max_length=200, blank=True, default="")
     rollout_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # Posted fields the schema does not define (secrets redacted like the rest), kept rather than dropped.
+    extra = models.JSONField(default=dict, blank=True)
     arm = models.CharField(max_length=10, choices=TraceArm.choices, blank=True, default="")
     task_category = models.CharField(max_length=20, choices=TaskCategory.choices, default=TaskCategory.OTHER)
     occurred_at = models.DateTimeField()

@@ -7,8 +7,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
+from privacy.secrets import secrets_may_contain, secrets_redact_fields
 from traces.models import Agent, Modality, Trace, TraceStatus
-from traces.secrets import secrets_may_contain, secrets_redact_fields
 from traces.serializers import ENCODED_JSON
 from traces.tokens import token_generate, token_hash
 from zeke_rft.history import history_set
@@ -99,10 +99,10 @@ def traces_release(*, policy_id: str, user=None) -> int:
 
 # --- Ingestion ----------------------------------------------------------------
 
-REDACTED_FIELDS = ("user_message", "final_response", "context", "tool_calls")
+REDACTED_FIELDS = ("user_message", "final_response", "context", "tool_calls", "extra")
 _INPUT_FIELDS = (
     "external_id", "conversation_id", "user_message", "context", "selected_tools", "tool_calls", "final_response",
-    "latency_ms", "flags", "policy_id", "rollout_id", "arm", "task_category", "occurred_at",
+    "latency_ms", "flags", "policy_id", "rollout_id", "arm", "task_category", "occurred_at", "extra",
 )  # fmt: skip
 
 
@@ -112,9 +112,10 @@ def _trace_values(*, agent: Agent, data: dict) -> tuple[dict, dict, int]:
     `data` may carry the JSON encodings its check made (ENCODED_JSON); a trace with
     no secret trigger anywhere reuses them and costs one pre-check.
     """
-    values = {name: data[name] for name in _INPUT_FIELDS}
+    values = {name: data[name] for name in _INPUT_FIELDS if name in data}
+    values.setdefault("extra", {})
     encoded = dict(data.get(ENCODED_JSON) or {})
-    for name in ("context", "tool_calls"):
+    for name in ("context", "tool_calls", "extra"):
         if name not in encoded and values[name]:
             encoded[name] = json.dumps(values[name], ensure_ascii=False)
     secrets_found = 0

@@ -90,7 +90,7 @@ PLUGIN_PLACEHOLDERS = {
 
 # The pre-check: a string with none of these cannot match any detector below
 # (each detector's pattern needs one of them), so it skips scanning. Keep in step
-# with the plugins: tests/traces/test_secrets.py checks every fixture secret
+# with the plugins: tests/privacy/test_secrets.py checks every fixture secret
 # passes this gate. Substring tests on the lowercased text are ~10x cheaper than
 # one case-insensitive regex.
 # Two levels: a first substring that is cheap to test, then the specific words it stands for

@@ -17,12 +17,12 @@ Recognizers
     phone numbers (instead of python-phonenumbers: same recall here, a third of the time), and
     JSON-key hints (a string under ``"name"`` is a PERSON, under ``"address"`` a STREET_ADDRESS).
     Overlaps merge into one span typed by TYPE_PRIORITY (no URL hit inside an e-mail address).
-    The classes are in traces/pii_recognizers.py, names in pii_names.py, addresses in pii_addresses.py.
+    The classes are in privacy/pii_recognizers.py, names in pii_names.py, addresses in pii_addresses.py.
 
 Placeholders
     Typed and numbered per entity type, consistent inside one trace (``<PERSON_1>`` everywhere
     the same value appears). Span merging, trace traversal, placeholders and the residual
-    regex checks are in traces/pii_placeholders.py; the Scrubber here drives them.
+    regex checks are in privacy/pii_placeholders.py; the Scrubber here drives them.
 
 Speed
     Only string leaves are analysed; strings are de-duplicated across a batch and cached
@@ -40,8 +40,8 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from traces.pii_addresses import ADDRESS_CORE_RE, ADDRESS_CUE_RE, find_addresses  # noqa: F401 (re-exported)
-from traces.pii_names import (  # noqa: F401 (re-exported)
+from privacy.pii_addresses import ADDRESS_CORE_RE, ADDRESS_CUE_RE, find_addresses  # noqa: F401 (re-exported)
+from privacy.pii_names import (  # noqa: F401 (re-exported)
     ACTION_WORDS,
     COMMON_WORDS,
     NAME_CUE_RE,
@@ -50,7 +50,7 @@ from traces.pii_names import (  # noqa: F401 (re-exported)
     find_names,
     name_lists,
 )
-from traces.pii_placeholders import (  # noqa: F401 (re-exported)
+from privacy.pii_placeholders import (  # noqa: F401 (re-exported)
     _LETTER_RE,
     ADDRESS_KEYS,
     NAME_KEYS,
@@ -74,7 +74,7 @@ from traces.pii_placeholders import (  # noqa: F401 (re-exported)
     rebuild_trace,
     residual_regex_hits,
 )
-from traces.pii_recognizers import (  # noqa: F401 (re-exported)
+from privacy.pii_recognizers import (  # noqa: F401 (re-exported)
     CARD_PREFIX_RE,
     DATE_RE,
     DOB_CUE_RE,

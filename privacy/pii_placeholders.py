@@ -5,7 +5,7 @@ is marked wherever its parts recur. Placeholders are typed and numbered per enti
 inside one trace: the same value is ``<PERSON_1>`` in the user message, the context, every tool
 argument and result and the final response. Values are compared normalised (case-folded; digits only
 for numbers), so ``4111 1111 1111 1111`` and ``4111111111111111`` are one card; a name and its parts
-("Asya Godina", "Asya") are one person. The analyzer and the Scrubber are in traces/scrubbing.py.
+("Asya Godina", "Asya") are one person. The analyzer and the Scrubber are in privacy/scrubbing.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from traces.pii_names import NEVER_NAMES, name_lists
-from traces.pii_recognizers import CARD_PREFIX_RE, _iban_ok, _luhn_ok
+from privacy.pii_names import NEVER_NAMES, name_lists
+from privacy.pii_recognizers import CARD_PREFIX_RE, _iban_ok, _luhn_ok
 
 PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z_]*)_(\d+)>")
 

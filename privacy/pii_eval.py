@@ -94,7 +94,7 @@ def evaluate(
 
 def scrubber_detect(scrubber=None) -> Callable:
     """`detect` for evaluate() using our scrubber."""
-    from traces.scrubbing import get_scrubber
+    from privacy.scrubbing import get_scrubber
 
     scrubber = scrubber or get_scrubber()
 
@@ -115,7 +115,7 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m traces.pii_eval
+if __name__ == "__main__":  # python -m privacy.pii_eval
     import os
     import time
 

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.traces.factories import trace_payload
-from traces.models import Trace
-from traces.secrets import (
+from privacy.secrets import (
     PLACEHOLDER_RE,
     secret_key_kind,
     secrets_may_contain,
@@ -16,6 +14,8 @@ from traces.secrets import (
     secrets_redact_json,
     secrets_redact_text,
 )
+from tests.traces.factories import trace_payload
+from traces.models import Trace
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "secrets"
 LEAKY = DATA / "leaky_repo"
@@ -305,7 +305,7 @@ def test_a_config_file_a_tool_returned_as_text_is_stored_without_its_secrets(age
 def test_every_fixture_line_detect_secrets_flags_passes_its_gate():
     from detect_secrets.core.scan import scan_line
 
-    from traces.secrets import _detect_secrets_configure, _detect_secrets_may_find
+    from privacy.secrets import _detect_secrets_configure, _detect_secrets_may_find
 
     _detect_secrets_configure()
     checked = 0

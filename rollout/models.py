@@ -34,6 +34,7 @@ class Policy(models.Model):
     class Meta:
         verbose_name_plural = "policies"
         ordering = ["-created_at"]
+        permissions = [("release_quarantine", "Can release a policy's quarantined traces")]
         constraints = [
             models.UniqueConstraint(fields=["model_id", "modality"], name="policy_unique_model_modality"),
             models.UniqueConstraint(
@@ -151,6 +152,10 @@ class Rollout(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = [
+            ("approve_rollout", "Can start, ramp and promote rollouts"),
+            ("rollback_rollout", "Can roll back rollouts"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["modality"],

@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "rewards",
     "training",
     "rollout",
+    "accounts",
 ]
 
 MIDDLEWARE = [

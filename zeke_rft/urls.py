@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("rewards.urls")),
     path("", include("training.urls")),
     path("", include("rollout.urls")),
+    path("accounts/", include("accounts.urls")),
 ]

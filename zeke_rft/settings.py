@@ -140,6 +140,7 @@ INSTALLED_APPS = [
     "rollout",
     "pipeline",
     "backups",
+    "accounts",
 ]
 
 MIDDLEWARE = [

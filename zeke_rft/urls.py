@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("rollout.urls")),
     path("", include("pipeline.urls")),
+    path("accounts/", include("accounts.urls")),
 ]

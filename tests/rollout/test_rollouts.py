@@ -224,7 +224,7 @@ def test_the_admin_action_asks_for_a_reason_then_rolls_back(canary, nate, client
     page = client.post(url, data)
     assert page.status_code == 200 and b"Reason" in page.content
 
-    client.post(url, {**data, "apply": "1", "reason": "admin button"})
+    client.post(url, {**data, "apply": "1", "reason": "admin button", "confirm": "on"})
     canary.refresh_from_db()
     assert canary.state == RolloutState.ROLLED_BACK and canary.rollback_reason == "admin button"
     assert Policy.objects.get(status=PolicyStatus.ACTIVE).model_id == "gpt-4.1-mini"

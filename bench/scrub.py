@@ -44,6 +44,7 @@ def setup_django() -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"  # a fresh database for every run
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zeke_rft.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DEBUG", "true")  # in-process, no server: the dev settings are enough
     import django
 
     django.setup()

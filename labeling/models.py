@@ -79,6 +79,8 @@ class LabelTask(models.Model):
     priority = models.FloatField(default=0.0)
     # For A/B items: {"a": {"policy_id", "response", "tool_calls"}, "b": {...}} (scrubbed text only).
     pair = models.JSONField(null=True, blank=True)
+    # Blind A/B: drawn at random when the item is made and kept, so the reviewer's "A" is pair["b"] when set.
+    sides_swapped = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     skip_reason = models.CharField(max_length=300, blank=True, default="")
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -91,6 +93,7 @@ class LabelTask(models.Model):
 
     class Meta:
         ordering = ["queue", "position", "id"]
+        permissions = [("review_labeltask", "Can review items in the review panel")]
         constraints = [
             models.UniqueConstraint(
                 fields=["queue", "trace", "kind", "reviewer"], name="labeltask_unique_per_reviewer"
@@ -198,6 +201,7 @@ class RewardSource(models.TextChoices):
     HUMAN = "human", "Human score card"
     MODEL = "model", "Reward model"
     RULE = "rule", "Rule"
+    AGENT = "agent", "Agent (posted with the trace)"
 
 
 class RewardEvent(models.Model):
@@ -213,6 +217,8 @@ class RewardEvent(models.Model):
     reward_model_version = models.CharField(max_length=50, blank=True, default="")
     uncertainty = models.FloatField(null=True, blank=True, help_text="Model's uncertainty, for queue priority")
     rule = models.CharField(max_length=50, blank=True, default="")
+    # For source=agent: what the agent says the reward came from ("thumbs_up", "task_completed", ...).
+    agent_source = models.CharField(max_length=50, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -224,6 +230,10 @@ class RewardEvent(models.Model):
                 fields=["trace", "reward_model_version"],
                 condition=Q(source="model"),
                 name="reward_event_unique_model_score",
+            ),
+            # One agent reward per trace: the first one posted stands (a retry cannot change it).
+            models.UniqueConstraint(
+                fields=["trace"], condition=Q(source="agent"), name="reward_event_unique_agent_reward"
             ),
         ]
         indexes = [

@@ -146,6 +146,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "zeke_rft.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "zeke_rft.observability.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -22,6 +22,7 @@ EXEMPT = {
     "traces:ingest": "agent API: bearer agent token",
     "traces:otlp": "agent API: bearer agent token",
     "rollout:policy": "agent API: bearer agent token",
+    "metrics": "Prometheus scraper: METRICS_TOKEN bearer or METRICS_ALLOWED_NETWORKS, not a user session",
 }
 # Django's and simple-history's own admin views check the model permissions themselves.
 STANDARD_ADMIN_VIEWS = {

@@ -8,7 +8,7 @@ first learns the call *format* by SFT on calls of random tools with random citie
 then GRPO with the backend's reward functions and trainer settings (training.openweights.trainers.common_args)
 must raise the mean reward. Prints the mean reward per 10 steps and seconds per step.
 
-Needs the training extra (make install-train). BENCH_TRL_STEPS (default 60), BENCH_TRL_SFT_STEPS (40).
+Needs the training extra (make install-train). BENCH_TRL_STEPS (default 60), BENCH_TRL_SFT_STEPS (60).
 """
 
 import json
@@ -35,12 +35,10 @@ from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer  # noqa: E402
 
 from training import graders  # noqa: E402
 from training.openweights import data, rewards, trainers  # noqa: E402
-from training.openweights.tiny_model import tiny_model_build  # noqa: E402
+from training.openweights.tiny_model import CITIES, TOOLS, tiny_model_build  # noqa: E402
 
 STEPS = int(os.environ.get("BENCH_TRL_STEPS", 60))
-SFT_STEPS = int(os.environ.get("BENCH_TRL_SFT_STEPS", 40))
-TOOLS = ["weather_lookup", "calendar_create", "email_send", "notes_add"]
-CITIES = ["Paris", "Oslo", "Lima", "Rome"]
+SFT_STEPS = int(os.environ.get("BENCH_TRL_SFT_STEPS", 60))
 TARGET = {"name": "weather_lookup", "args": {"city": "Paris"}}
 PHRASES = ["What's the weather in Paris?", "Weather for Paris please", "Is it raining in Paris?", "Paris forecast?"]
 

@@ -24,6 +24,9 @@ class DatasetBuild(models.Model):
     files = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=DatasetStatus.choices, default=DatasetStatus.SUCCEEDED)
     error = models.TextField(blank=True, default="")
+    # Set when traces it included were forgotten (manage.py forget): their rows left its files; rebuild before use.
+    stale = models.BooleanField(default=False)
+    stale_reason = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -33,7 +36,8 @@ class DatasetBuild(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"dataset {self.sha256[:12]} (stage {self.stage}, {self.modality})"
+        stale = ", stale" if self.stale else ""
+        return f"dataset {self.sha256[:12]} (stage {self.stage}, {self.modality}{stale})"
 
 
 class TrainingStatus(models.TextChoices):
@@ -69,6 +73,9 @@ class TrainingRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True, help_text="latest metrics and per-step reward curve")
     checkpoints = models.JSONField(default=list, blank=True)
     fine_tuned_model = models.CharField(max_length=300, blank=True, default="")
+    serving = models.JSONField(
+        default=dict, blank=True, help_text="how a self-hosted backend's model is served (base_url, artifact)"
+    )
     # Written by the rollout stage through training.services.
     gate = models.JSONField(default=dict, blank=True, help_text="offline gate decision and numbers")
     eval_scores = models.JSONField(default=dict, blank=True)
@@ -85,6 +92,11 @@ class TrainingRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("start_trainingrun", "Can start (submit) training runs"),
+            ("cancel_trainingrun", "Can cancel training runs"),
+            ("pause_trainingrun", "Can pause and resume training runs"),
+        ]
         constraints = [
             # The same dataset + config is never submitted twice.
             models.UniqueConstraint(fields=["dataset", "config_hash"], name="trainingrun_unique_dataset_config"),

@@ -138,6 +138,9 @@ INSTALLED_APPS = [
     "rewards",
     "training",
     "rollout",
+    "pipeline",
+    "backups",
+    "accounts",
 ]
 
 MIDDLEWARE = [
@@ -283,6 +286,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=1),
     },
     "check-job-heartbeats": {"task": "alerts.tasks.check_job_heartbeats", "schedule": timedelta(minutes=5)},
+    "pipeline-weekly": {
+        "task": "pipeline.tasks.pipeline_weekly",
+        "schedule": crontab(hour=6, minute=0, day_of_week="sun"),
+    },
+    "advance-pipeline-runs": {"task": "pipeline.tasks.advance_pipeline_runs", "schedule": timedelta(minutes=5)},
+    "watch-active-policies": {"task": "rollout.tasks.watch_active_policies", "schedule": timedelta(minutes=15)},
 }
 
 # Heavy jobs (filter, scoring, training the reward model, dataset builds, partition export) go to
@@ -404,10 +413,23 @@ ROLLOUT_GUARD_MIN_WIN_RATE = env_float("ROLLOUT_GUARD_MIN_WIN_RATE", 0.4)
 ROLLOUT_DISAGREEMENT_SAMPLES = env_int("ROLLOUT_DISAGREEMENT_SAMPLES", 5)
 ROLLOUT_DISAGREEMENT_MIN_GAP = env_float("ROLLOUT_DISAGREEMENT_MIN_GAP", 0.05)
 
+# --- pipeline (the weekly loop) ---
+# Steps that wait for a person's approval ("none": no step waits).
+PIPELINE_APPROVALS = [step for step in env_list("PIPELINE_APPROVALS", ["promote"]) if step != "none"]
+_PIPELINE_STEPS = ("score", "recalibrate", "dataset", "train", "evaluate", "shadow", "canary", "monitor", "promote")
+if set(PIPELINE_APPROVALS) - set(_PIPELINE_STEPS):
+    raise ImproperlyConfigured(f"PIPELINE_APPROVALS names unknown steps; known: {', '.join(_PIPELINE_STEPS)}")
+PIPELINE_MIN_EXAMPLES = env_int("PIPELINE_MIN_EXAMPLES", 20)  # training examples a new dataset needs to train
+PIPELINE_LEASE_SECONDS = env_int("PIPELINE_LEASE_SECONDS", 1800)  # a run's silent worker: another resumes after
+PIPELINE_POLL_SECONDS = env_float("PIPELINE_POLL_SECONDS", 30.0)  # pipeline_run: pause between training polls
+PIPELINE_COMMAND_WAIT_SECONDS = env_float("PIPELINE_COMMAND_WAIT_SECONDS", 6 * 3600.0)  # ... for at most this
+
 # --- nightly filter ---
 # Presidio score a detection needs to be scrubbed; entity types scrubbed (empty = privacy.scrubbing defaults).
 PII_SCORE_THRESHOLD = env_float("PII_SCORE_THRESHOLD", 0.35)
 PII_ENTITIES = env_list("PII_ENTITIES", [])
+# Terms never scrubbed as PII (comma-separated): the owner's own name, product names (docs/filter.md).
+SCRUB_ALLOW = env_list("SCRUB_ALLOW", ["Nate", "ZEKE"])
 # Traces claimed per transaction by a filter run; responses shorter than this (words, no tool call) are low signal.
 FILTER_BATCH_SIZE = env_int("FILTER_BATCH_SIZE", 200)
 FILTER_MIN_RESPONSE_WORDS = env_int("FILTER_MIN_RESPONSE_WORDS", 2)
@@ -433,3 +455,11 @@ JOB_STALE_MINUTES = {
     for name, _, minutes in (item.partition("=") for item in env_list("JOB_STALE_MINUTES", []))
     if minutes.strip().isdigit()
 }
+
+# --- online guard: promotion rule and active-policy watch (docs/rollout.md) ---
+ROLLOUT_PROMOTION_MIN_HOURS = env_float("ROLLOUT_PROMOTION_MIN_HOURS", 48.0)  # canary exposure before promotion
+ROLLOUT_PROMOTION_MIN_CONVERSATIONS = env_int("ROLLOUT_PROMOTION_MIN_CONVERSATIONS", 50)  # candidate conversations
+ROLLOUT_PROMOTION_ALPHA = env_float("ROLLOUT_PROMOTION_ALPHA", 0.05)  # confidence sequences of the promotion rule
+ROLLOUT_PROMOTION_SAFETY_MARGIN_PER_1000 = env_float("ROLLOUT_PROMOTION_SAFETY_MARGIN_PER_1000", 20.0)
+ROLLOUT_PROMOTION_MAX_CHECK_AGE_MINUTES = env_int("ROLLOUT_PROMOTION_MAX_CHECK_AGE_MINUTES", 30)
+ROLLOUT_PROMOTION_WATCH_HOURS = env_float("ROLLOUT_PROMOTION_WATCH_HOURS", 72.0)  # auto-rollback window after promotion

@@ -17,4 +17,6 @@ urlpatterns = [
     path("", include("rewards.urls")),
     path("", include("training.urls")),
     path("", include("rollout.urls")),
+    path("", include("pipeline.urls")),
+    path("accounts/", include("accounts.urls")),
 ]

@@ -34,6 +34,10 @@ def test_recall_meets_the_floor(report, entity):
     assert report[entity]["recall"] >= FLOORS[entity], format_report(report)
 
 
+def test_person_precision_is_at_least_0_90(report):
+    assert report["PERSON"]["precision"] >= 0.90, format_report(report)
+
+
 def test_precision_is_reported_for_every_entity(report):
     for entity in FLOORS:
         assert 0.0 <= report[entity]["precision"] <= 1.0

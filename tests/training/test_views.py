@@ -4,6 +4,7 @@ import io
 import pytest
 from django.utils import timezone
 
+from tests.conftest import user_in_groups
 from training.models import TrainingRun, TrainingStatus
 from training.services import experiment_record_gate, experiment_record_rollout
 
@@ -12,8 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def staff_client(client, django_user_model):
-    user = django_user_model.objects.create_user("nate", password="pw", is_staff=True)
-    client.force_login(user)
+    client.force_login(user_in_groups("nate", "operators", is_staff=True))
     return client
 
 

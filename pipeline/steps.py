@@ -123,7 +123,10 @@ def candidate_register(*, run: PipelineRun | None = None, training):
     from rollout.services import policy_register_candidate
 
     policy = policy_register_candidate(
-        model_id=training.fine_tuned_model, modality=training.modality, training_run=training
+        model_id=training.fine_tuned_model,
+        modality=training.modality,
+        training_run=training,
+        config=training.serving or None,
     )
     if run is not None:
         PipelineRun.objects.filter(pk=run.pk).update(policy=policy)

@@ -40,12 +40,22 @@ def policy_lineage(*, training_run) -> dict:
     }
 
 
+# Where one model is served, not how it behaves: a candidate never inherits these from its parent.
+SERVING_KEYS = ("base_url", "served_model_name", "base_model", "adapter", "method", "artifact")
+
+
+def _inherited_config(parent) -> dict:
+    return {key: value for key, value in (parent.config if parent is not None else {}).items() if key not in SERVING_KEYS}
+
+
 @transaction.atomic
 def policy_register_candidate(
     *, model_id: str, modality: str, training_run=None, user=None, parent=None, config: dict | None = None
 ) -> Policy:
     """Register a fine-tuned model as a candidate policy. Safe to call twice: one row per (model_id, modality).
-    The candidate inherits its parent's config (unless `config` is given) and records its lineage."""
+    The candidate inherits its parent's config (system prompt version, temperature, ...) overlaid by `config`,
+    what agents need to call this model (a self-served model's `base_url`, its artifact); a parent's serving
+    keys are not inherited. It records its lineage."""
     existing = Policy.objects.select_for_update().filter(model_id=model_id, modality=modality).first()
     if existing is not None:
         return existing
@@ -57,7 +67,7 @@ def policy_register_candidate(
         training_run=training_run,
         parent=parent,
         status=PolicyStatus.CANDIDATE,
-        config=dict(parent.config if parent is not None and config is None else config or {}),
+        config=_inherited_config(parent) | (config or {}),
         lineage=policy_lineage(training_run=training_run),
     )
     history_set(policy, user=user, reason=f"candidate from training run {getattr(training_run, 'pk', None)}")
@@ -261,7 +271,21 @@ def rollout_rollback(*, rollout: Rollout, reason: str, user=None, automatic: boo
     history_set(rollout, user=user, reason=_why(f"{'automatic ' if automatic else ''}rollback: {reason}"))
     rollout.save()
     _record_experiment(candidate, user=user, ended_at=rollout.ended_at, rollback_reason=reason)
+    _notify_rollback(rollout, candidate, baseline, automatic=automatic, user=user)
     return rollout
+
+
+def _notify_rollback(rollout: Rollout, candidate: Policy, baseline: Policy | None, *, automatic: bool, user) -> None:
+    from alerts.services import notification_send
+
+    who = "automatically" if automatic else f"by {getattr(user, 'username', None) or 'an operator'}"
+    notification_send(
+        kind="rollback",
+        subject=f"{candidate.model_id} rolled back {who} ({rollout.modality})",
+        body=f"{rollout.rollback_reason}\n\nNow serving: {baseline.model_id if baseline else 'no policy'}",
+        link="/rollouts/",
+        payload={"rollout_id": rollout.pk, "candidate": candidate.model_id, "automatic": automatic},
+    )
 
 
 @transaction.atomic

@@ -76,6 +76,8 @@ class Trace(models.Model):
     flags = models.JSONField(default=list, blank=True)
     policy_id = models.CharField(max_length=200, blank=True, default="")
     rollout_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # Posted fields the schema does not define (secrets redacted like the rest), kept rather than dropped.
+    extra = models.JSONField(default=dict, blank=True)
     arm = models.CharField(max_length=10, choices=TraceArm.choices, blank=True, default="")
     task_category = models.CharField(max_length=20, choices=TaskCategory.choices, default=TaskCategory.OTHER)
     occurred_at = models.DateTimeField()
@@ -93,6 +95,9 @@ class Trace(models.Model):
     scrubbed_context = models.JSONField(null=True, blank=True)
     scrubbed_tool_calls = models.JSONField(null=True, blank=True)
     scrubbed_final_response = models.TextField(blank=True, default="")
+    scrubbed_fields = models.JSONField(
+        null=True, blank=True, help_text="scrubbed copies of every other field (metadata, extra JSON) by field name"
+    )
     pii_found = models.JSONField(default=dict, blank=True, help_text="entity type → count")
     scrubbed_at = models.DateTimeField(null=True, blank=True)
     raw_purged_at = models.DateTimeField(null=True, blank=True)

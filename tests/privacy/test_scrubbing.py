@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from traces.scrubbing import (
+from privacy.scrubbing import (
     PLACEHOLDER_RE,
     PlaceholderMap,
     get_scrubber,
@@ -139,7 +139,7 @@ def test_placeholders_look_like_placeholders():
 
 
 def test_building_and_using_the_engine_never_touches_the_network(monkeypatch):
-    from traces.scrubbing import Scrubber
+    from privacy.scrubbing import Scrubber
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"network access attempted: {args!r}")
@@ -200,7 +200,7 @@ def test_the_residual_pass_flags_a_leaked_full_name_but_not_a_title_before_a_pla
     ],
 )
 def test_ner_runs_only_where_it_can_find_a_name(text, wanted):
-    from traces.scrubbing import _wants_ner
+    from privacy.scrubbing import _wants_ner
 
     assert _wants_ner(text) is wanted
 

@@ -5,7 +5,7 @@ is marked wherever its parts recur. Placeholders are typed and numbered per enti
 inside one trace: the same value is ``<PERSON_1>`` in the user message, the context, every tool
 argument and result and the final response. Values are compared normalised (case-folded; digits only
 for numbers), so ``4111 1111 1111 1111`` and ``4111111111111111`` are one card; a name and its parts
-("Asya Godina", "Asya") are one person. The analyzer and the Scrubber are in traces/scrubbing.py.
+("Asya Godina", "Asya") are one person. The analyzer and the Scrubber are in privacy/scrubbing.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from traces.pii_names import NEVER_NAMES, name_lists
-from traces.pii_recognizers import CARD_PREFIX_RE, _iban_ok, _luhn_ok
+from privacy.pii_names import NEVER_NAMES, name_lists
+from privacy.pii_recognizers import CARD_PREFIX_RE, _iban_ok, _luhn_ok
 
 PLACEHOLDER_RE = re.compile(r"<([A-Z][A-Z_]*)_(\d+)>")
 
@@ -44,47 +44,6 @@ NUMERIC_TYPES = {
     "US_PASSPORT",
     "US_BANK_NUMBER",
     "IP_ADDRESS",
-}
-
-NAME_KEYS = {
-    "name",
-    "full_name",
-    "fullname",
-    "first_name",
-    "last_name",
-    "given_name",
-    "family_name",
-    "surname",
-    "contact_name",
-    "customer_name",
-    "recipient_name",
-    "attendee",
-    "attendees",
-    "guest",
-    "guests",
-    "participant",
-    "participants",
-    "invitee",
-    "invitees",
-    "contact",
-    "recipient",
-    "sender",
-    "patient",
-    "passenger",
-}
-ADDRESS_KEYS = {
-    "address",
-    "street",
-    "street_address",
-    "address_line",
-    "address_line1",
-    "address_line2",
-    "addr",
-    "home_address",
-    "billing_address",
-    "shipping_address",
-    "mailing_address",
-    "delivery_address",
 }
 
 # A person's name as a JSON value: one to four words of letters (and ' - .), optional "Last, First".
@@ -293,95 +252,35 @@ class PlaceholderMap:
         return dict(sorted(self.per_type.items()))
 
 
-# --- trace traversal ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Leaf:
-    path: tuple
-    key: str
-    text: str
-
-
-TRACE_TEXT_FIELDS = ("user_message", "context", "tool_calls", "final_response")
-
-
-def iter_json_leaves(value, path: tuple, key: str = ""):
-    """Every string leaf of a JSON value with its path and the nearest dict key."""
-    if isinstance(value, str):
-        yield Leaf(path, key, value)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            yield from iter_json_leaves(v, (*path, k), str(k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from iter_json_leaves(v, (*path, i), key)
-
-
-def iter_trace_leaves(trace: dict):
-    """String leaves in order: user_message, context, tool calls (args, results, errors), final_response.
-
-    A tool call's own "name" is an identifier of the tool, not text, and is left as it is.
-    """
-    yield Leaf(("user_message",), "", trace.get("user_message") or "")
-    yield from iter_json_leaves(trace.get("context") or {}, ("context",))
-    for i, call in enumerate(trace.get("tool_calls") or []):
-        if isinstance(call, dict):
-            for k, v in call.items():
-                if k == "name" and isinstance(v, str):
-                    continue
-                yield from iter_json_leaves(v, ("tool_calls", i, k), str(k))
-        else:
-            yield from iter_json_leaves(call, ("tool_calls", i))
-    yield Leaf(("final_response",), "", trace.get("final_response") or "")
-
-
-def key_hint(key: str, text: str) -> str | None:
-    """PERSON for a short name-like string under a name key; STREET_ADDRESS for a string under an address key."""
-    k = key.casefold()
-    stripped = text.strip()
-    if not stripped:
-        return None
-    if k in NAME_KEYS and _NAME_VALUE_RE.match(stripped):
-        # "name" is also the name of a pod, a file, a project: there, only capitalised words
-        if k != "name" or all(word[0].isupper() for word in stripped.replace(",", " ").split()):
-            return "PERSON"
-    if k in ADDRESS_KEYS and re.search(r"[^\W_]", stripped):
-        return "STREET_ADDRESS"
-    return None
-
-
-def _rebuild(value, path: tuple, replaced: dict[tuple, str]):
-    """A copy of a JSON value with the string leaves at the paths in `replaced` swapped."""
-    if isinstance(value, str):
-        return replaced.get(path, value)
-    if isinstance(value, dict):
-        return {k: _rebuild(v, (*path, k), replaced) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_rebuild(v, (*path, i), replaced) for i, v in enumerate(value)]
-    return value
-
-
-def rebuild_trace(trace: dict, replaced: dict[tuple, str]) -> dict:
-    """Copies of the four text fields with string leaves replaced (the input is not modified)."""
-    return {
-        "user_message": replaced.get(("user_message",), trace.get("user_message") or ""),
-        "context": _rebuild(trace.get("context") or {}, ("context",), replaced),
-        "tool_calls": _rebuild(trace.get("tool_calls") or [], ("tool_calls",), replaced),
-        "final_response": replaced.get(("final_response",), trace.get("final_response") or ""),
-    }
+# --- the result -------------------------------------------------------------------------
 
 
 @dataclass
 class ScrubResult:
-    user_message: str
-    context: dict | list
-    tool_calls: list
-    final_response: str
+    """The scrubbed copy of every field given, and distinct PII values found per entity type."""
+
+    fields: dict
     pii_found: dict[str, int]
+
+    @property
+    def user_message(self) -> str:
+        return self.fields.get("user_message") or ""
+
+    @property
+    def context(self):
+        return self.fields.get("context") or {}
+
+    @property
+    def tool_calls(self) -> list:
+        return self.fields.get("tool_calls") or []
+
+    @property
+    def final_response(self) -> str:
+        return self.fields.get("final_response") or ""
 
     def as_trace(self) -> dict:
         return {
+            **self.fields,
             "user_message": self.user_message,
             "context": self.context,
             "tool_calls": self.tool_calls,

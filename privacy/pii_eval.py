@@ -93,14 +93,17 @@ def evaluate(
 
 
 def scrubber_detect(scrubber=None) -> Callable:
-    """`detect` for evaluate() using our scrubber."""
-    from traces.scrubbing import get_scrubber
+    """`detect` for evaluate() using our scrubber: what it replaces in a text field (privacy/detections.py)."""
+    from privacy.detections import leaf_detections
+    from privacy.scrubbing import get_scrubber
+    from privacy.walk import Leaf
 
     scrubber = scrubber or get_scrubber()
 
     def detect(texts):
         found = scrubber.analyze_many(texts)
-        return [[(d.entity_type, d.start, d.end) for d in found[t]] for t in texts]
+        leaves = [Leaf(("user_message",), "", t, "text") for t in texts]
+        return [[(d.entity_type, d.start, d.end) for d in leaf_detections(leaf, found[leaf.text])] for leaf in leaves]
 
     return detect
 
@@ -115,7 +118,7 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":  # python -m traces.pii_eval
+if __name__ == "__main__":  # python -m privacy.pii_eval
     import os
     import time
 

@@ -1,7 +1,7 @@
 """PII: person names found from name lists and cue phrases (find_names), for NameRecognizer.
 
 The name lists (Faker's person providers), the common words that are never names alone (COMMON_WORDS,
-NEVER_NAMES) and the NAME_* regexes. The engine is in traces/scrubbing.py."""
+NEVER_NAMES) and the NAME_* regexes. The engine is in privacy/scrubbing.py."""
 
 from __future__ import annotations
 

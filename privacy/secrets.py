@@ -90,7 +90,7 @@ PLUGIN_PLACEHOLDERS = {
 
 # The pre-check: a string with none of these cannot match any detector below
 # (each detector's pattern needs one of them), so it skips scanning. Keep in step
-# with the plugins: tests/traces/test_secrets.py checks every fixture secret
+# with the plugins: tests/privacy/test_secrets.py checks every fixture secret
 # passes this gate. Substring tests on the lowercased text are ~10x cheaper than
 # one case-insensitive regex.
 # Two levels: a first substring that is cheap to test, then the specific words it stands for
@@ -104,7 +104,7 @@ TRIGGER_WORDS = {
             "masterkey", "appkey", "clientkey", "accountkey"),
     "$": ("$2a$", "$2b$", "$2x$", "$2y$", "$1$", "$5$", "$6$", "$apr1$", "$y$", "$argon2"),
     "-----begin": None, "putty": None, "contrase": None, "k_live_": None, "xox": None, "hooks.slack": None,
-    "pypi-": None, "sq0csp-": None, "gr1348941": None,
+    "pypi-": None, "sq0csp-": None, "gr1348941": None, "github_pat_": None, "npm_": None,
 }  # fmt: skip
 # Grouped by a literal first character, so `re` can skip ahead to it; one alternation of them
 # all is ~8x slower. Looser than the detectors on purpose.
@@ -114,6 +114,7 @@ CASE_SENSITIVE_TRIGGER_RES = tuple(
         r"A(?:3T[A-Z0-9]|BIA|CCA|KIA|SIA|KC[a-zA-Z0-9]{10}|P[0-9A-F][a-zA-Z0-9]{8}|C[a-z0-9]{32}|ccountKey)",
         r"S(?:K[a-z0-9]{32}|G\.)", "eyJ", r"g(?:h[pousr]_|l[a-z]{2,6}-)", r"-us[0-9]", r"sk-[\w-]{20}",
         r":(?:[\w-]{35}|[0-9]{1,5}:[^:\s\"',]+:[^:\s\"',]+:|//[^\s/@\"']*@)", r"\.[\w-]{6}\.[\w-]{27}",
+        r"AIza[\w-]{30}", r"(?i:\b(?:pw|pin|log ?in as|sign ?in as|ssh (?:in)?to)\b)",
     )
 )  # fmt: skip
 
@@ -142,8 +143,26 @@ OPENAI_STYLE_KEY_RE = re.compile(r"\bsk-(?:proj-|ant-|live-)?[A-Za-z0-9_\-]{20,}
 # detect-secrets' GitHub and GitLab detectors report only the prefix ("ghp") as the secret: match whole tokens here.
 GITHUB_TOKEN_RE = re.compile(r"\b(?:gh[pousr]|github_pat)_[A-Za-z0-9_]{20,}")
 GITLAB_TOKEN_RE = re.compile(r"\b(?:gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-|GR1348941)[A-Za-z0-9_\-]{20,}")
+# A whole JWT (header.payload.signature): detect-secrets reports only part of it.
+JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{8,}")
+NPM_TOKEN_RE = re.compile(r"\bnpm_[A-Za-z0-9]{30,}")
+GOOGLE_API_KEY_RE = re.compile(r"\bAIza[0-9A-Za-z_\-]{35}")
+SLACK_WEBHOOK_RE = re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/\-]+")
 PROSE_PASSWORD_RE = re.compile(
-    r"\b(password|passwd|passcode|passphrase|pwd)(\s*(?:is|was|=|:|->)\s*[\"'`]?)([^\s\"'`,;]{3,})",
+    r"\b(password|passwd|passcode|passphrase|pwd|pw|pass code|pin(?: code| number)?)"
+    r"(\s*(?:is|was|=|:|->|of)\s*[\"'`]?)([^\s\"'`,;]{3,})",
+    re.IGNORECASE,
+)
+# "pw hunter2", "passcode 4821", "PIN 1234": no "is" or ":", so the value must look like one (a digit or symbol).
+PROSE_BARE_PASSWORD_RE = re.compile(
+    r"\b(password|passwd|passcode|pw|pwd|pin(?: code)?)(\s+[\"'`]?)"
+    r"(?=[^\s\"'`,;]*[0-9!@#$%^&*+=?~])([^\s\"'`,;]{4,})",
+    re.IGNORECASE,
+)
+# "log in as admin with hunter2", "sign in as root using p@ss": the credential after with/using.
+LOGIN_WITH_RE = re.compile(
+    r"\b((?:log ?in|sign ?in|ssh(?: in)?(?:to)?|authenticate|connect)\s+(?:as|to)\s+[\"'`]?[^\s\"'`]+[\"'`]?\s+"
+    r"(?:with|using)\s+(?:(?:the\s+)?(?:password|passcode|pw|pin|key)\s+)?[\"'`]?)([^\s\"'`,;]{3,})",
     re.IGNORECASE,
 )
 # "secret wJalrX…", "api key: 9f8e…", "token abc123…": a credential-looking word (16+ characters, letters
@@ -287,6 +306,10 @@ def secrets_redact_text(text: str) -> tuple[str, int]:
     text = sub(OPENAI_STYLE_KEY_RE, "<SECRET:API_KEY>", text)
     text = sub(GITHUB_TOKEN_RE, "<SECRET:GITHUB_TOKEN>", text)
     text = sub(GITLAB_TOKEN_RE, "<SECRET:TOKEN>", text)
+    text = sub(JWT_RE, "<SECRET:JWT>", text)
+    text = sub(NPM_TOKEN_RE, "<SECRET:TOKEN>", text)
+    text = sub(GOOGLE_API_KEY_RE, "<SECRET:API_KEY>", text)
+    text = sub(SLACK_WEBHOOK_RE, "<SECRET:SLACK_WEBHOOK>", text)
     text, n = _redact_pairs(text)
     count += n
     text, n = _redact_with_detect_secrets(text)
@@ -322,6 +345,14 @@ def _redact_pairs(text: str) -> tuple[str, int]:
         count += 1
         return f"{match[1]}{match[2]}<SECRET:{secret_key_kind(match[1]) or 'SECRET'}>"
 
+    def login(match):
+        nonlocal count
+        value = match[2].rstrip(".!?)")
+        if value.lower() in PROSE_STOPWORDS or not _is_secret_value(value):
+            return match[0]
+        count += 1
+        return f"{match[1]}<SECRET:PASSWORD>{match[2][len(value) :]}"
+
     def positional(match):
         nonlocal count
         count += 1
@@ -332,7 +363,39 @@ def _redact_pairs(text: str) -> tuple[str, int]:
     text = NETRC_RE.sub(positional, text)
     text = PGPASS_RE.sub(positional, text)
     text = PROSE_PASSWORD_RE.sub(prose, text)
+    text = PROSE_BARE_PASSWORD_RE.sub(prose, text)
+    text = LOGIN_WITH_RE.sub(login, text)
     text = PROSE_CREDENTIAL_RE.sub(credential, text)
+    if count:
+        text, n = _redact_usernames(text)
+        count += n
+    return text, count
+
+
+USERNAME_KEY_WORDS = frozenset({"user", "username", "login", "identity", "uid", "userid"})
+
+
+def username_key(key: str) -> bool:
+    """A key naming the user half of a credential (DB_USERNAME, <User>, "username", identity)."""
+    words = [word.lower() for word in KEY_SPLIT_RE.split(key) if word]
+    return bool(words) and (words[-1] in USERNAME_KEY_WORDS or "".join(words[-2:]) in USERNAME_KEY_WORDS)
+
+
+def _redact_usernames(text: str) -> tuple[str, int]:
+    """In text that held a credential, the user names beside it are its other half: redacted too."""
+    count = 0
+
+    def keyed(match):
+        nonlocal count
+        if not username_key(match["key"]) or not _is_secret_value(match["value"]):
+            return match[0]
+        count += 1
+        start, end = match.span("value")
+        offset = match.start()
+        return match[0][: start - offset] + "<SECRET:USERNAME>" + match[0][end - offset :]
+
+    for pattern in (QUOTED_PAIR_RE, UNQUOTED_PAIR_RE, CONFIG_LINE_RE, XML_ELEMENT_RE):
+        text = pattern.sub(keyed, text)
     return text, count
 
 

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.traces.factories import trace_payload
-from traces.models import Trace
-from traces.secrets import (
+from privacy.secrets import (
     PLACEHOLDER_RE,
     secret_key_kind,
     secrets_may_contain,
@@ -16,14 +14,16 @@ from traces.secrets import (
     secrets_redact_json,
     secrets_redact_text,
 )
+from tests.traces.factories import trace_payload
+from traces.models import Trace
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "secrets"
 LEAKY = DATA / "leaky_repo"
 
-# Recall on leaky_repo measured when this was written: 76 of 84 risky lines (90.5%). The misses
-# are a bare 32-hex master.key with no context, and gold rows that count more risky lines than
-# the file holds secrets (e.g. deployment-config.json: one password, gold 3).
-MIN_LEAKY_RECALL = 0.88
+# Recall on leaky_repo: 82 of 84 risky lines (97.6%) when measured. The gold counts the user name
+# beside a password as risky too, and in text that held a credential user names are redacted; the
+# two misses are a bare 32-hex master.key with no context and deployment-config.json's host line.
+MIN_LEAKY_RECALL = 0.97
 
 
 def leaky_gold() -> dict[str, int]:
@@ -50,11 +50,10 @@ def read_by_a_tool(path: str, content: str) -> dict:
     return {"user_message": "show me that file", "final_response": "", "context": {}, "tool_calls": [call]}
 
 
-# Recall with each leaky_repo file as the result of a tool call that read it: 77 of 84 (91.7%) when
+# Recall with each leaky_repo file as the result of a tool call that read it: 83 of 84 (98.8%) when
 # measured; the tool call's path gives a bare key file (master.key) the context its content lacks.
-# The 7 lines still short are gold rows counting usernames and hosts beside a password (.env 6 for
-# its 4 secrets, deployment-config.json 3 for 1); every line the files mark "Risk" is redacted.
-MIN_LEAKY_TOOL_READ_RECALL = 0.91
+# The line short is deployment-config.json's host, which the gold counts beside its password.
+MIN_LEAKY_TOOL_READ_RECALL = 0.97
 
 
 def test_leaky_repo_files_read_by_a_tool_meet_the_measured_recall():
@@ -305,7 +304,7 @@ def test_a_config_file_a_tool_returned_as_text_is_stored_without_its_secrets(age
 def test_every_fixture_line_detect_secrets_flags_passes_its_gate():
     from detect_secrets.core.scan import scan_line
 
-    from traces.secrets import _detect_secrets_configure, _detect_secrets_may_find
+    from privacy.secrets import _detect_secrets_configure, _detect_secrets_may_find
 
     _detect_secrets_configure()
     checked = 0
@@ -326,3 +325,68 @@ def test_no_sentence_of_the_presidio_pii_corpus_is_taken_for_a_secret():
 
     assert len(sentences) == 1500
     assert changed == []  # phone numbers, IBANs, card numbers and SSNs are PII for the scrubber, not secrets
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("auth: eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+         "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"),
+        ("use github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV for CI",
+         "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV"),
+        ("publish with npm_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"),
+        ("maps key AIzaSyD-1234567890abcdefghijklmnopqrstu in the page", "SyD-1234567890abcdefghijklmnopqrstu"),
+        ("alerts go to https://hooks.slack.com/services/T0ABCDEF1/B0ABCDEF2/abcdefghijklmnopqrstuvwx",
+         "abcdefghijklmnopqrstuvwx"),
+        ("my pw is hunter2", "hunter2"),
+        ("pw: Tr0ub4dor&3", "Tr0ub4dor&3"),
+        ("the door passcode 4821#", "4821#"),
+        ("card PIN 7305", "7305"),
+        ("your PIN is 0042", "0042"),
+        ("log in as admin with s3cretSauce", "s3cretSauce"),
+        ("Sign in as root using the password Qw3rty99", "Qw3rty99"),
+    ],
+)  # fmt: skip
+def test_tokens_and_credentials_in_prose_are_redacted_whole(text, secret):
+    redacted, count = secrets_redact_text(text)
+
+    assert secret not in redacted
+    assert count >= 1
+
+
+def test_the_user_name_beside_a_password_is_redacted_with_it():
+    redacted, _count = secrets_redact_text("DB_USERNAME=nate_admin\nDB_PASSWORD=Sup3rS3cret!")
+
+    assert "nate_admin" not in redacted and "<SECRET:USERNAME>" in redacted
+
+
+def test_a_user_name_without_a_credential_is_left_alone():
+    assert secrets_redact_text("DB_USERNAME=nate_admin\nDB_HOST=localhost") == (
+        "DB_USERNAME=nate_admin\nDB_HOST=localhost",
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The PIN code feature is great", "pin the message to the channel", "reset your password please",
+     "Log in to the portal with your badge", "I will pw later", "passcode rotation is monthly"],
+)  # fmt: skip
+def test_prose_about_credentials_without_one_is_left_alone(text):
+    assert secrets_redact_text(text) == (text, 0)
+
+
+def test_no_xstest_prompt_is_taken_for_a_secret():
+    path = Path(__file__).resolve().parents[2] / "rollout" / "data" / "refusal" / "xstest" / "xstest_prompts.csv"
+    prompts = [row["prompt"] for row in csv.DictReader(path.open(encoding="utf-8"))]
+
+    assert len(prompts) == 450
+    assert [p for p in prompts if secrets_redact_text(p)[1]] == []
+
+
+def test_no_pandalm_instruction_or_response_is_taken_for_a_secret():
+    rows = json.loads((DATA.parent / "preference" / "pandalm" / "testset-v1.json").read_text(encoding="utf-8"))
+    texts = [str(r[k]) for r in rows for k in ("instruction", "input", "response1", "response2")]
+
+    assert len(texts) > 3000
+    assert [t for t in texts if secrets_redact_text(t)[1]] == []

@@ -1,6 +1,6 @@
 """PII: street addresses, international (find_addresses), for StreetAddressRecognizer.
 
-The ADDRESS_* regexes and their parts. The engine is in traces/scrubbing.py."""
+The ADDRESS_* regexes and their parts. The engine is in privacy/scrubbing.py."""
 
 from __future__ import annotations
 

@@ -35,3 +35,10 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl): two instances on
+# one machine (blue/green, CI beside a dev server) would fight over it. Off unless asked for.
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "") == ""
+if not control_socket_disable:
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]

@@ -485,3 +485,22 @@ def preference_submit(
 
 
 from labeling.queueing import label_queue_build  # noqa: E402,F401  (re-exported: the queue build is a service)
+
+
+@transaction.atomic
+def labels_forget(*, trace_ids: list[int]) -> dict[str, int]:
+    """Delete everything labeling holds on these traces — reward events, score cards, label tasks, preferences —
+    and their history rows (a score card's history keeps the reviewer's correction). Returns counts by kind.
+
+    Called by `manage.py forget` before the traces themselves are deleted.
+    """
+    counts = {
+        "reward_events": RewardEvent.objects.filter(trace_id__in=trace_ids).delete()[0],
+        "score_cards": ScoreCard.objects.filter(trace_id__in=trace_ids).count(),
+        "label_tasks": LabelTask.objects.filter(trace_id__in=trace_ids).count(),
+        "preferences": Preference.objects.filter(trace_id__in=trace_ids).count(),
+    }
+    for model in (ScoreCard, LabelTask, Preference):
+        model.objects.filter(trace_id__in=trace_ids).delete()
+        model.history.filter(trace_id__in=trace_ids).delete()
+    return counts

@@ -6,6 +6,7 @@ stops new cases from starting once exceeded; the run records how far it got and 
 incomplete for the gate.
 """
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -109,7 +110,8 @@ def _scrubbed_item(case: EvalCase, output: dict, policy: Policy) -> dict:
             for c in output.get("tool_calls") or []
         ],
         "final_response": output.get("text") or "",
-        "latency_ms": output.get("latency_ms"),
+        # The offline gate judges text only: how fast the fake or real server answered is not quality.
+        "latency_ms": None,
         "flags": [],
         "policy_id": policy.model_id,
         "arm": "",
@@ -136,11 +138,29 @@ def _win(candidate: float, baseline: float) -> float:
     return 1.0 if candidate > baseline else 0.0
 
 
+def _same_reply(output: dict, baseline_output: dict | None) -> bool:
+    """Same text and same tool calls (name + arguments): a tie, whatever else differs (latency, tokens)."""
+    if baseline_output is None:
+        return False
+
+    def calls(out):
+        return [(c.get("name"), json.dumps(c.get("arguments"), sort_keys=True)) for c in out.get("tool_calls") or []]
+
+    return (output.get("text") or "").strip() == (baseline_output.get("text") or "").strip() and calls(output) == calls(
+        baseline_output
+    )
+
+
 def _win_rate(pairs: list[tuple[EvalCase, dict, dict, bool, bool]], policy: Policy, baseline: Policy) -> dict:
-    """Per case: the grader where the case has one, else the active reward model, else pass/fail."""
-    wins, judges = [], {"grader": 0, "reward_model": 0, "pass_fail": 0}
+    """Per case: identical replies tie (0.5); else the grader where the case has one, else the active
+    reward model on the text, else pass/fail. Ties count half a win, never a win."""
+    wins, judges = [], {"identical": 0, "grader": 0, "reward_model": 0, "pass_fail": 0}
     model_pairs = []
     for case, output, baseline_output, passed, baseline_passed in pairs:
+        if _same_reply(output, baseline_output):
+            wins.append(0.5)
+            judges["identical"] += 1
+            continue
         if case.expected.get("match") == "grader":
             try:
                 item = case.expected.get("item") or {}

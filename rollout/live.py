@@ -16,7 +16,7 @@ def _scrubber():
     try:
         from privacy.scrubbing import get_scrubber
     except ImportError:
-        from traces.scrubbing import get_scrubber
+        from privacy.scrubbing import get_scrubber
     return get_scrubber()
 
 

@@ -62,7 +62,9 @@ def _arm_rows(rollout: Rollout, window_start, window_end, arms) -> list[Trace]:
     return list(
         Trace.objects.filter(
             rollout_id=rollout.pk, arm__in=arms, occurred_at__gte=window_start, occurred_at__lte=window_end
-        ).only("id", "latency_ms", "flags", "tool_calls", "scrubbed_tool_calls", "arm", "scrubbed_at")
+        ).only(
+            "id", "conversation_id", "latency_ms", "flags", "tool_calls", "scrubbed_tool_calls", "arm", "scrubbed_at"
+        )
     )
 
 
@@ -80,6 +82,7 @@ def _arm_metrics(traces: list[Trace]) -> dict:
     safety = sum(t.has_safety_flag for t in traces)
     return {
         "n": n,
+        "conversations": len({t.conversation_id for t in traces}),
         "latency_p95": _p95(latencies),
         "tool_errors": errors,
         "tool_error_rate": round(errors / n, 4) if n else None,
@@ -215,7 +218,8 @@ def monitor_evaluate(*, rollout: Rollout, now=None) -> dict:
     for arm in (baseline, candidate):
         arm.pop("_latencies")
     candidate["win_rate"] = result["win"].get("win_rate")
-    result["metrics"] = {"baseline": baseline, "candidate": candidate, "guards": result["guards"]}
+    win = {key: value for key, value in result["win"].items() if not key.startswith("_")}
+    result["metrics"] = {"baseline": baseline, "candidate": candidate, "guards": result["guards"], "win": win}
     return result
 
 

@@ -212,10 +212,61 @@ def rollout_start_canary(*, rollout: Rollout, percent: float | None = None, user
     return rollout
 
 
-def rollout_promote(*, rollout: Rollout, user=None, reason: str = "") -> Rollout:
-    """Make the canary candidate the active policy; the baseline retires."""
+def _promotion_allowed(rollout: Rollout, *, user, reason: str, override: bool) -> dict:
+    """The promotion rule's decision; not ready → 409 with every reason, unless overridden by a user
+    holding rollout.override_promotion who says why (audited on the rollout and notified)."""
+    from rollout.guard import rollout_promotion_decision
+
+    decision = rollout_promotion_decision(rollout=rollout)
+    if decision["ready"]:
+        return decision
+    if not override:
+        _record_refusal(rollout, decision, user=user)
+        raise ApplicationError(
+            "not enough evidence to promote: " + "; ".join(decision["reasons"]),
+            extra={"reasons": decision["reasons"], "numbers": decision["numbers"]},
+        )
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "an override of the promotion rule needs a reason"})
+    if user is None or not user.has_perm("rollout.override_promotion"):
+        raise ApplicationError(
+            "overriding the promotion rule needs the rollout.override_promotion permission", status=403
+        )
+    return {**decision, "override": {"by": user.get_username(), "reason": reason, "at": timezone.now().isoformat()}}
+
+
+def _record_refusal(rollout: Rollout, decision: dict, *, user) -> None:
+    """A refused promotion is recorded too (rollout and experiment), so the registry shows why."""
+    with transaction.atomic():
+        locked = _locked(rollout)
+        locked.gate = {**locked.gate, "promotion": decision}
+        history_set(locked, user=user, reason=_why("promotion refused: " + "; ".join(decision["reasons"])))
+        locked.save()
+        _record_experiment(locked.candidate, user=user, promotion=decision)
+
+
+def _notify_override(rollout: Rollout, decision: dict) -> None:
+    from alerts.services import notification_send
+
+    override = decision["override"]
+    notification_send(
+        kind="promotion_override",
+        subject=f"{rollout.candidate.model_id} promoted by {override['by']} without the evidence the rule asks",
+        body=f"Reason given: {override['reason']}\nRule said: " + "; ".join(decision["reasons"]),
+        link="/rollouts/",
+        payload={"rollout_id": rollout.pk, "numbers": decision["numbers"]},
+    )
+
+
+def rollout_promote(*, rollout: Rollout, user=None, reason: str = "", override: bool = False) -> Rollout:
+    """Make the canary candidate the active policy; the baseline retires.
+
+    Only when rollout.guard.rollout_promotion_decision says ready, or with `override` (permission
+    rollout.override_promotion and a reason). The decision and its numbers are recorded on the
+    rollout (gate["promotion"]) and the experiment either way they go."""
     if rollout.state != RolloutState.CANARY:
         raise ApplicationError(f"rollout {rollout.pk} is {rollout.state}: only a canary can be promoted")
+    decision = _promotion_allowed(rollout, user=user, reason=reason, override=override)
     smoke = _smoke(rollout.candidate)
     with transaction.atomic():
         rollout = _locked(rollout)
@@ -229,10 +280,14 @@ def rollout_promote(*, rollout: Rollout, user=None, reason: str = "") -> Rollout
         rollout.state = RolloutState.ACTIVE
         rollout.traffic_percent = 100.0
         rollout.ended_at = timezone.now()
-        rollout.gate = {**rollout.gate, "smoke": {**rollout.gate.get("smoke", {}), "promote": smoke}}
-        history_set(rollout, user=user, reason=_why(reason or "promoted to active"))
+        smoke_steps = {**rollout.gate.get("smoke", {}), "promote": smoke}
+        rollout.gate = {**rollout.gate, "smoke": smoke_steps, "promotion": decision}
+        why = f"promotion override: {reason}" if decision.get("override") else (reason or "promoted to active")
+        history_set(rollout, user=user, reason=_why(why))
         rollout.save()
-        _record_experiment(candidate, user=user, ended_at=rollout.ended_at)
+        _record_experiment(candidate, user=user, ended_at=rollout.ended_at, promotion=decision)
+        if decision.get("override"):
+            _notify_override(rollout, decision)
     return rollout
 
 

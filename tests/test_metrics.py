@@ -161,3 +161,14 @@ def test_metrics_report_the_broker_down_with_a_configured_broker_that_does_not_a
     metrics_settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
     samples = scrape(client)
     assert value(samples, "zeke_broker_up") == 0
+
+
+def test_metrics_show_messages_waiting_in_the_redis_queue(client, db, metrics_settings, producer, redis_broker):
+    from training.tasks import poll_training_runs
+
+    metrics_settings.CELERY_BROKER_URL = redis_broker
+    for _ in range(3):
+        poll_training_runs.apply_async(connection=producer)  # no worker: they wait in the queue
+    samples = scrape(client)
+    assert value(samples, "zeke_broker_up") == 1
+    assert value(samples, "zeke_celery_queue_length", queue="celery") == 3

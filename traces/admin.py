@@ -7,7 +7,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from traces.models import Agent, Trace
+from traces.models import Agent, ForgetRequest, Trace
 from traces.services import agent_create, agent_revoke_token, agent_rotate_token, agent_update
 
 RAW_TEXT_PERMISSION = "traces.view_raw_text"
@@ -456,3 +456,21 @@ def _filter_admin():
 
 
 FilterRunAdmin, RawPurgeAdmin = _filter_admin()
+
+
+@admin.register(ForgetRequest)
+class ForgetRequestAdmin(admin.ModelAdmin):
+    """Deletions on request (`manage.py forget`): read-only, and holding no deleted content."""
+
+    list_display = ("id", "requested_at", "requested_by_name", "selector", "value_sha256", "reason", "counts")
+    list_filter = ("selector", "requested_at")
+    readonly_fields = [field.name for field in ForgetRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -26,7 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from traces import rules as rules_module
-from traces.models import FilterRun, FilterRunStatus, RawPurge, Trace, TraceStatus
+from traces.models import FilterRun, FilterRunStatus, OtelPendingSpan, RawPurge, Trace, TraceStatus
 from traces.scrub_fields import trace_scrub_input, trace_scrub_output
 
 logger = logging.getLogger(__name__)
@@ -251,8 +251,10 @@ def raw_purge(*, trigger: str, user=None, now: datetime | None = None) -> RawPur
         purged = (
             Trace.objects.filter(occurred_at__lt=cutoff, raw_purged_at__isnull=True, scrubbed_at__isnull=False)
             .exclude(status=TraceStatus.RECEIVED)
-            .update(user_message="", context={}, tool_calls=[], final_response="", raw_purged_at=now)
+            .update(user_message="", context={}, tool_calls=[], final_response="", extra={}, raw_purged_at=now)
         )
+        # OTLP spans still waiting for their turn are raw text too: kept no longer than the traces.
+        OtelPendingSpan.objects.filter(received_at__lt=cutoff).delete()
         record = RawPurge.objects.create(
             cutoff=cutoff, purged=purged, trigger=trigger, triggered_by=user if getattr(user, "pk", None) else None
         )

@@ -60,3 +60,45 @@ def _legacy_meta(trace: Trace) -> dict:
         "flags": trace.flags,
         "policy_id": trace.policy_id,
     }
+
+
+_TEXT_COLUMNS = ("user_message", "final_response", "scrubbed_user_message", "scrubbed_final_response")
+_JSON_COLUMNS = (
+    "context", "tool_calls", "extra", "selected_tools", "flags", "scrubbed_context", "scrubbed_tool_calls", "scrubbed_fields",
+)  # fmt: skip
+
+
+def traces_matching(*, conversation_id: str | None = None, external_id: str | None = None, text: str | None = None):
+    """Ids of the traces a forget request names: a conversation, an external id (any agent), or every trace
+    holding `text` anywhere (case-insensitive; raw and scrubbed text, JSON fields included)."""
+    if conversation_id is not None:
+        return list(Trace.objects.filter(conversation_id=conversation_id).values_list("id", flat=True))
+    if external_id is not None:
+        return list(Trace.objects.filter(external_id=external_id).values_list("id", flat=True))
+    needle = text.casefold()
+    found = []
+    # JSON columns hold the value escaped (quotes, non-ASCII, per database), so every row is read and
+    # checked in Python: forgetting is rare and must not miss a copy.
+    columns = ["id", "conversation_id", "external_id", *_TEXT_COLUMNS, *_JSON_COLUMNS]
+    for row in Trace.objects.values_list(*columns).order_by("id").iterator(chunk_size=2000):
+        if needle in _strings(row[1:]):
+            found.append(row[0])
+    return found
+
+
+def _strings(values) -> str:
+    """Every string, key and number inside `values`, one per line, case-folded."""
+    strings = []
+    stack = list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            strings.append(value)
+        elif isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+        elif value is not None:
+            strings.append(str(value))
+    return "\n".join(strings).casefold()

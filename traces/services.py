@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
-from privacy.secrets import secrets_may_contain, secrets_redact_fields, secrets_redact_text
+from privacy.secrets import secrets_may_contain, secrets_redact_fields, secrets_redact_json, secrets_redact_text
 from traces.models import Agent, Modality, Trace, TraceStatus
 from traces.serializers import ENCODED_JSON
 from traces.tokens import token_generate, token_hash
@@ -252,3 +252,78 @@ def _traces_insert_copy(prepared: list[tuple[dict, dict]]) -> dict[str, int]:
             "ON CONFLICT (agent_id, external_id) DO NOTHING RETURNING external_id, id"
         )
         return dict(cursor.fetchall())
+
+
+# --- OTLP spans waiting for their turn -------------------------------------------
+
+
+def otel_pending_load(*, agent: Agent, trace_ids: set[str]) -> list:
+    """Spans kept from earlier exports of these traces (traces.otlp.Span objects)."""
+    from traces.models import OtelPendingSpan
+    from traces.otlp import otlp_span_from_json
+
+    rows = OtelPendingSpan.objects.filter(agent=agent, trace_id__in=trace_ids).order_by("id")
+    return [otlp_span_from_json(row.span) for row in rows]
+
+
+def otel_pending_save(*, agent: Agent, keep: list[dict], consumed: list[tuple[str, str]]) -> None:
+    """Keep GenAI spans whose turn has not arrived (secrets redacted first); drop those a turn has taken."""
+    from traces.models import OtelPendingSpan
+
+    rows = []
+    for span in keep:
+        attributes, _found = secrets_redact_json(span["attributes"])
+        events, _found = secrets_redact_json(span["events"])
+        span = {**span, "attributes": attributes, "events": events}
+        rows.append(OtelPendingSpan(agent=agent, trace_id=span["trace_id"], span_id=span["span_id"], span=span))
+    OtelPendingSpan.objects.bulk_create(rows, ignore_conflicts=True)
+    by_trace: dict[str, list[str]] = {}
+    for trace_id, span_id in consumed:
+        by_trace.setdefault(trace_id, []).append(span_id)
+    for trace_id, span_ids in by_trace.items():
+        OtelPendingSpan.objects.filter(agent=agent, trace_id=trace_id, span_id__in=span_ids).delete()
+
+
+# --- Forgetting on request ------------------------------------------------------
+
+
+@transaction.atomic
+def traces_forget(*, trace_ids: list[int], match_text: str | None = None) -> dict[str, int]:
+    """Delete these traces, the OTLP spans still waiting that hold the same conversation or text, and
+    rewrite the Parquet partitions that held them. Labeling's rows must be gone first (labels_forget)."""
+    from traces.models import OtelPendingSpan, PartitionExport
+    from traces.partitions import partition_export
+
+    traces = Trace.objects.filter(pk__in=trace_ids)
+    days = {timezone.localtime(when).date() for when in traces.values_list("occurred_at", flat=True)}
+    needles = [value.casefold() for value in [match_text, *traces.values_list("conversation_id", flat=True)] if value]
+    pending = [
+        row.pk
+        for row in OtelPendingSpan.objects.all().iterator()
+        if any(needle in json.dumps(row.span, ensure_ascii=False).casefold() for needle in needles)
+    ]
+    counts = {
+        "traces": traces.delete()[0],
+        "otel_pending_spans": OtelPendingSpan.objects.filter(pk__in=pending).delete()[0],
+    }
+    exported = PartitionExport.objects.filter(day__in=days).values_list("day", flat=True)
+    for day in sorted(exported):
+        partition_export(day=day)
+    counts["partitions_rewritten"] = len(exported)
+    return counts
+
+
+def forget_request_record(*, selector: str, value: str, counts: dict, reason: str = "", user=None, name: str = ""):
+    """Record a deletion (who, when, what kind, how many) without the deleted content."""
+    import hashlib
+
+    from traces.models import ForgetRequest
+
+    return ForgetRequest.objects.create(
+        requested_by=user if getattr(user, "pk", None) else None,
+        requested_by_name=name or getattr(user, "username", "") or "",
+        selector=selector,
+        value_sha256=hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest(),
+        reason=reason[:300],
+        counts=counts,
+    )

@@ -32,12 +32,13 @@ class DatasetBuildAdmin(SimpleHistoryAdmin):
         "stage",
         "modality",
         "status",
+        "stale",
         "reward_model_version",
         "train",
         "validation",
         "created_at",
     )
-    list_filter = ("status", "stage", "modality")
+    list_filter = ("status", "stale", "stage", "modality")
     search_fields = ("sha256",)
     readonly_fields = [f.name for f in DatasetBuild._meta.fields]
     actions = ["start_training", "start_training_trl"]

@@ -24,6 +24,9 @@ class DatasetBuild(models.Model):
     files = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=DatasetStatus.choices, default=DatasetStatus.SUCCEEDED)
     error = models.TextField(blank=True, default="")
+    # Set when traces it included were forgotten (manage.py forget): their rows left its files; rebuild before use.
+    stale = models.BooleanField(default=False)
+    stale_reason = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -33,7 +36,8 @@ class DatasetBuild(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"dataset {self.sha256[:12]} (stage {self.stage}, {self.modality})"
+        stale = ", stale" if self.stale else ""
+        return f"dataset {self.sha256[:12]} (stage {self.stage}, {self.modality}{stale})"
 
 
 class TrainingStatus(models.TextChoices):

@@ -38,10 +38,19 @@ def experiment_record_gate(*, run: TrainingRun, gate: dict, eval_scores: dict, u
 
 @transaction.atomic
 def experiment_record_rollout(
-    *, run: TrainingRun, started_at=None, ended_at=None, rollback_reason: str | None = None, user=None
+    *,
+    run: TrainingRun,
+    started_at=None,
+    ended_at=None,
+    rollback_reason: str | None = None,
+    promotion: dict | None = None,
+    user=None,
 ) -> TrainingRun:
-    """Record rollout dates and a rollback reason on the experiment row (only the values given)."""
+    """Record rollout dates, a rollback reason and the promotion decision (kept in gate["promotion"])
+    on the experiment row (only the values given)."""
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+    if promotion is not None:
+        run.gate = {**(run.gate or {}), "promotion": promotion}
     if started_at is not None:
         run.rollout_started_at = started_at
     if ended_at is not None:
@@ -202,6 +211,8 @@ def training_run_create(
     backends.get_backend(backend)
     if dataset.status != DatasetStatus.SUCCEEDED:
         raise ApplicationError(f"dataset {dataset.sha256[:12]} did not build ({dataset.status}): {dataset.error}")
+    if dataset.stale:
+        raise ApplicationError(f"dataset {dataset.sha256[:12]} is stale: {dataset.stale_reason} Build a new one.")
     full = training_config_resolve(dataset=dataset, base_model=base_model, overrides=config, backend=backend)
     config_hash = sha256_json(full)
     existing = TrainingRun.objects.filter(dataset=dataset, config_hash=config_hash).first()
@@ -223,10 +234,24 @@ def training_run_create(
             run.save()
     except IntegrityError:  # the same submission raced us
         raise _already_submitted(dataset, TrainingRun.objects.get(dataset=dataset, config_hash=config_hash)) from None
+    transaction.on_commit(lambda: _queue_submission(run))
+    return run
+
+
+def _queue_submission(run: TrainingRun) -> None:
+    """Queue the submit task; with the broker down, take the run back so no `pending` run is left behind."""
+    from kombu.exceptions import OperationalError
+
     from training.tasks import submit_training_run
 
-    transaction.on_commit(lambda: submit_training_run.delay(run.pk))
-    return run
+    try:
+        submit_training_run.delay(run.pk)
+    except OperationalError as exc:
+        TrainingRun.objects.filter(pk=run.pk, status=TrainingStatus.PENDING, job_id="").delete()
+        raise ApplicationError(
+            f"the Celery broker is unreachable ({exc}); no training run was created — start the broker and try again",
+            status=503,
+        ) from exc
 
 
 def _job_metadata(run: TrainingRun) -> dict:
@@ -498,3 +523,24 @@ def curriculum_next_stage(*, modality: str) -> int:
         modality=modality, status=TrainingStatus.SUCCEEDED, rollout_ended_at__isnull=False, rollback_reason=""
     ).values_list("dataset__stage", flat=True)
     return min(3, max(promoted, default=0) + 1)
+
+
+@transaction.atomic
+def datasets_forget(*, trace_ids: list[int], reason: str, user=None) -> int:
+    """Remove forgotten traces' rows from every dataset that included them (files rewritten) and mark those
+    datasets stale, saying why. Returns how many datasets changed. Called by `manage.py forget`."""
+    forgotten = set(trace_ids)
+    changed = 0
+    for build in DatasetBuild.objects.select_for_update().filter(status=DatasetStatus.SUCCEEDED).order_by("id"):
+        listed = build.manifest.get("trace_ids") or {}
+        hits = forgotten.intersection([*listed.get("train", []), *listed.get("validation", [])])
+        if not hits:
+            continue
+        datasets.dataset_files_drop_traces(build=build, trace_ids=hits)
+        build.stale = True
+        build.stale_reason = f"{len(hits)} of its traces were forgotten on {timezone.now():%Y-%m-%d} ({reason}); "
+        build.stale_reason += "their rows were removed from its files, so they no longer match its sha256."
+        history_set(build, user=user, reason=f"forget: {len(hits)} trace(s) removed")
+        build.save()
+        changed += 1
+    return changed

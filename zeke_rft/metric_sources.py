@@ -87,7 +87,16 @@ def _broker_queue_lengths() -> dict:
     with app.connection_for_read(url=settings.CELERY_BROKER_URL or None) as connection:
         connection.ensure_connection(max_retries=0, timeout=2)
         channel = connection.default_channel
-        return {name: channel.queue_declare(queue=name, passive=True).message_count for name in names}
+        return {name: _queue_length(channel, name) for name in names}
+
+
+def _queue_length(channel, name: str) -> int:
+    from amqp.exceptions import ChannelError
+
+    try:
+        return channel.queue_declare(queue=name, passive=True).message_count
+    except ChannelError:  # never declared: no worker has consumed it yet, so nothing waits in it
+        return 0
 
 
 def queue_metrics(*, now):

@@ -139,6 +139,7 @@ INSTALLED_APPS = [
     "training",
     "rollout",
     "pipeline",
+    "backups",
 ]
 
 MIDDLEWARE = [
@@ -289,6 +290,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=6, minute=0, day_of_week="sun"),
     },
     "advance-pipeline-runs": {"task": "pipeline.tasks.advance_pipeline_runs", "schedule": timedelta(minutes=5)},
+    "watch-active-policies": {"task": "rollout.tasks.watch_active_policies", "schedule": timedelta(minutes=15)},
 }
 
 # Heavy jobs (filter, scoring, training the reward model, dataset builds, partition export) go to
@@ -451,3 +453,11 @@ JOB_STALE_MINUTES = {
     for name, _, minutes in (item.partition("=") for item in env_list("JOB_STALE_MINUTES", []))
     if minutes.strip().isdigit()
 }
+
+# --- online guard: promotion rule and active-policy watch (docs/rollout.md) ---
+ROLLOUT_PROMOTION_MIN_HOURS = env_float("ROLLOUT_PROMOTION_MIN_HOURS", 48.0)  # canary exposure before promotion
+ROLLOUT_PROMOTION_MIN_CONVERSATIONS = env_int("ROLLOUT_PROMOTION_MIN_CONVERSATIONS", 50)  # candidate conversations
+ROLLOUT_PROMOTION_ALPHA = env_float("ROLLOUT_PROMOTION_ALPHA", 0.05)  # confidence sequences of the promotion rule
+ROLLOUT_PROMOTION_SAFETY_MARGIN_PER_1000 = env_float("ROLLOUT_PROMOTION_SAFETY_MARGIN_PER_1000", 20.0)
+ROLLOUT_PROMOTION_MAX_CHECK_AGE_MINUTES = env_int("ROLLOUT_PROMOTION_MAX_CHECK_AGE_MINUTES", 30)
+ROLLOUT_PROMOTION_WATCH_HOURS = env_float("ROLLOUT_PROMOTION_WATCH_HOURS", 72.0)  # auto-rollback window after promotion

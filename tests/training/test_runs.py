@@ -479,3 +479,29 @@ def test_the_recover_task_run_twice_adopts_one_job(fake_openai, dataset, submit)
     run.refresh_from_db()
     assert run.job_id == job_id and len(fake_openai.jobs) == 1
     assert run.history.filter(history_change_reason__startswith="recovered job").count() == 1
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """Celery as production runs it (not eager) with its broker on a port where nothing listens."""
+    from zeke_rft.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(app.conf, "broker_connection_retry", False)
+    monkeypatch.setitem(app.conf, "broker_connection_timeout", 1)
+    monkeypatch.setitem(app.conf, "task_publish_retry", False)
+    monkeypatch.setattr(app, "_pool", None)  # the connection pool is built from broker_url on first use
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_training_during_a_broker_outage_says_so_in_one_line_and_leaves_no_pending_run(
+    fake_openai, dataset, broker_down
+):
+    with pytest.raises(CommandError) as raised:
+        call_command("start_training", "--dataset", dataset.sha256[:12])
+    message = str(raised.value)
+    assert "Celery broker is unreachable" in message and "no training run was created" in message
+    assert "\n" not in message
+    assert not TrainingRun.objects.exists()

@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format install migrate demo worker bench clean serve serve-worker serve-beat
+.PHONY: run test test-fast lint format install install-train migrate demo worker bench clean serve serve-worker serve-beat
 
 # DEBUG is off unless set: the development targets turn it on for themselves (and their prerequisites).
 run demo worker: export DEBUG ?= true
@@ -18,6 +18,14 @@ $(STAMP): requirements.txt requirements-nlp.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The open-weights training backend (optional): torch alone first, so the rest never pulls another torch.
+$(VENV)/.installed-train: requirements-train.txt $(STAMP)
+	$(BIN)/pip install --disable-pip-version-check -q "$$(grep '^torch==' requirements-train.txt)"
+	$(BIN)/pip install --disable-pip-version-check -q -r requirements-train.txt
+	touch $@
+
+install-train: $(VENV)/.installed-train
 
 migrate: install
 	mkdir -p var

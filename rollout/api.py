@@ -19,6 +19,9 @@ class PolicyApi(APIView):
         shadow_model = serializers.CharField(required=False)
         shadow_policy_id = serializers.IntegerField(required=False)
         shadow_config = serializers.JSONField(required=False)
+        # Set for a self-served open-weights policy: the agent sends its chat calls there.
+        base_url = serializers.CharField(required=False)
+        shadow_base_url = serializers.CharField(required=False)
 
     @extend_schema(
         parameters=[

@@ -48,6 +48,7 @@ def policy_route(*, modality: str, conversation_id: str) -> dict:
         "arm": "baseline",
         "config": baseline.config,
     }
+    answer |= _served_by(baseline)
     if rollout is None:
         return answer
     answer["rollout_id"] = rollout.pk
@@ -55,11 +56,20 @@ def policy_route(*, modality: str, conversation_id: str) -> dict:
         answer["shadow_model"] = rollout.candidate.model_id
         answer["shadow_policy_id"] = rollout.candidate.pk
         answer["shadow_config"] = rollout.candidate.config
+        answer |= _served_by(rollout.candidate, prefix="shadow_")
     elif arm_bucket(salt=rollout.salt, conversation_id=conversation_id) < rollout.traffic_percent:
+        answer.pop("base_url", None)
         answer.update(
             model=rollout.candidate.model_id,
             policy_id=rollout.candidate.pk,
             arm="candidate",
             config=rollout.candidate.config,
         )
+        answer |= _served_by(rollout.candidate)
     return answer
+
+
+def _served_by(policy: Policy, *, prefix: str = "") -> dict:
+    """`base_url` of the OpenAI-compatible server of a self-served policy (absent: the agent's usual endpoint)."""
+    base_url = (policy.config or {}).get("base_url")
+    return {f"{prefix}base_url": base_url} if base_url else {}

@@ -45,7 +45,8 @@ SERVING_KEYS = ("base_url", "served_model_name", "base_model", "adapter", "metho
 
 
 def _inherited_config(parent) -> dict:
-    return {key: value for key, value in (parent.config if parent is not None else {}).items() if key not in SERVING_KEYS}
+    config = parent.config if parent is not None else {}
+    return {key: value for key, value in config.items() if key not in SERVING_KEYS}
 
 
 @transaction.atomic

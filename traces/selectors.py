@@ -64,7 +64,8 @@ def _legacy_meta(trace: Trace) -> dict:
 
 _TEXT_COLUMNS = ("user_message", "final_response", "scrubbed_user_message", "scrubbed_final_response")
 _JSON_COLUMNS = (
-    "context", "tool_calls", "extra", "selected_tools", "flags", "scrubbed_context", "scrubbed_tool_calls", "scrubbed_fields",
+    "context", "tool_calls", "extra", "selected_tools", "flags",
+    "scrubbed_context", "scrubbed_tool_calls", "scrubbed_fields",
 )  # fmt: skip
 
 

@@ -309,6 +309,7 @@ CELERY_TASK_ROUTES = {
     )
 }
 # Open-weights training runs on its own queue, consumed by a worker on a GPU host (docs/training.md).
+# Added to the heavy routes above (not replacing them).
 CELERY_TASK_ROUTES["training.tasks.run_trl_job"] = {"queue": "training"}
 
 # --- Pipeline knobs ---------------------------------------------------------

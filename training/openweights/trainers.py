@@ -104,7 +104,9 @@ def dpo_trainer(job, config: dict, model, tokenizer, output_dir: Path, recorder)
     beta = config["kl_penalty"] or 0.1
     if not config["kl_penalty"]:
         recorder.event("kl_penalty 0 cannot be DPO's beta: using 0.1", level="warning")
-    args = DPOConfig(**common_args(config, output_dir), beta=beta, max_length=config["trl"]["max_length"])
+    # keep_end: a long system prompt loses its start, never the replies (keep_start drops such pairs entirely).
+    length = {"max_length": config["trl"]["max_length"], "truncation_mode": "keep_end"}
+    args = DPOConfig(**common_args(config, output_dir), beta=beta, **length)
     return DPOTrainer(
         model=model,
         args=args,

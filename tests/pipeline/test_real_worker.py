@@ -12,6 +12,7 @@ from pipeline.tasks import advance_pipeline_runs, pipeline_weekly
 from rollout.models import Policy, PolicyStatus, Rollout, RolloutState
 from rollout.tasks import run_online_monitors
 from tests.celery_worker import wait_for
+from tests.rollout.conftest import BAD_REPLY, GOOD_REPLY
 
 from .conftest import FineTunedAre
 
@@ -29,6 +30,8 @@ def worker_env(monkeypatch, fake_openai, loop):
         "PIPELINE_MIN_EXAMPLES": "5",
         "ROLLOUT_MONITOR_MIN_SAMPLES": "30",
         "ROLLOUT_MONITOR_MIN_INTERVAL_SECONDS": "0",
+        "ROLLOUT_PROMOTION_MIN_HOURS": "0",
+        "ROLLOUT_PROMOTION_MIN_CONVERSATIONS": "30",
     }.items():
         monkeypatch.setenv(name, value)
     return loop
@@ -70,8 +73,9 @@ def test_a_better_candidate_reaches_active_through_a_real_worker(pipeline_worker
 
     rollout = Rollout.objects.get()
     assert rollout.state == RolloutState.CANARY
-    traces.make(rollout, "baseline", 60, policy_id=str(rollout.baseline_id), seed=1, ago_minutes=(0, 0))
-    traces.make(rollout, "candidate", 60, policy_id=str(rollout.candidate_id), seed=2, ago_minutes=(0, 0))
+    for arm, reply, seed in (("baseline", BAD_REPLY, 1), ("candidate", GOOD_REPLY, 2)):
+        policy_id = str(rollout.baseline_id if arm == "baseline" else rollout.candidate_id)
+        traces.make(rollout, arm, 250, policy_id=policy_id, response=reply, seed=seed, ago_minutes=(0, 0))
     run_online_monitors.apply_async(connection=producer)
     _wait(lambda: _run().status == RunStatus.SUCCEEDED, beat, pipeline_worker, tmp_path)
 

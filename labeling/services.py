@@ -34,6 +34,7 @@ from labeling.rubrics import (  # noqa: F401  (re-exported: the rubric writes ar
     rubric_update,
     rubric_validate_dimensions,
 )
+from privacy.scrub import reviewer_texts_scrub
 from traces.models import TaskCategory, Trace
 from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
@@ -337,14 +338,14 @@ def scorecard_submit(
     scores = {"success": success, "helpfulness": helpfulness, "tone_alignment": tone_alignment, "safety": safety}
     _scores_validate(scores, task_category=task_category, complexity=complexity)
     _texts_validate(safety_notes=safety_notes, correction=correction, rationale=rationale)
-    fields = {
-        "task_category": task_category,
-        "complexity": complexity,
+    typed = {
         "safety_notes": (safety_notes or "").strip(),
         "correction": (correction or "").strip(),
         "corrected_tool_calls": tool_calls_validate(corrected_tool_calls),
         "rationale": (rationale or "").strip(),
     }
+    # what a reviewer types reaches datasets and exports: scrubbed before it is stored
+    fields = {"task_category": task_category, "complexity": complexity, **reviewer_texts_scrub(texts=typed)}
     task_id = task.pk if task is not None else task_id
     if card is None and task_id is None and trace is None:
         raise ValidationError({"trace": "a trace, task or card is required"})
@@ -416,6 +417,7 @@ def label_task_skip(*, reviewer, reason: str, task: LabelTask | None = None, tas
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "say why you skip this item"})
+    reason = reviewer_texts_scrub(texts={"reason": reason})["reason"]
     task = _task_claim(task_id=task.pk if task is not None else task_id, reviewer=reviewer)
     if task.status == TaskStatus.DONE:
         raise ApplicationError("This item is already scored; edit the score card instead.")
@@ -456,6 +458,7 @@ def preference_submit(
     if choice not in PreferenceChoice.values:
         raise ValidationError({"choice": "choose a, b or tie"})
     _texts_validate(rationale=rationale)
+    rationale = reviewer_texts_scrub(texts={"rationale": (rationale or "").strip()})["rationale"]
     task = _task_claim(task_id=task.pk if task is not None else task_id, reviewer=reviewer)
     if task.kind != TaskKind.PREFERENCE or not isinstance(task.pair, dict):
         raise ApplicationError("This item has no A/B pair to compare.")
@@ -469,7 +472,6 @@ def preference_submit(
     preference.response_a, preference.response_b = side_a.get("response", ""), side_b.get("response", "")
     preference.trajectory_a, preference.trajectory_b = side_a.get("tool_calls"), side_b.get("tool_calls")
     preference.policy_a, preference.policy_b = side_a.get("policy_id", ""), side_b.get("policy_id", "")
-    rationale = (rationale or "").strip()
     preference.choice, preference.rationale = choice, rationale
     preference.task_category = trace.task_category
     history_set(preference, user=reviewer, reason=_reason_text("chose" if created else "changed", rationale))

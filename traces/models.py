@@ -95,6 +95,9 @@ class Trace(models.Model):
     scrubbed_context = models.JSONField(null=True, blank=True)
     scrubbed_tool_calls = models.JSONField(null=True, blank=True)
     scrubbed_final_response = models.TextField(blank=True, default="")
+    scrubbed_fields = models.JSONField(
+        null=True, blank=True, help_text="scrubbed copies of every other field (metadata, extra JSON) by field name"
+    )
     pii_found = models.JSONField(default=dict, blank=True, help_text="entity type → count")
     scrubbed_at = models.DateTimeField(null=True, blank=True)
     raw_purged_at = models.DateTimeField(null=True, blank=True)

@@ -22,27 +22,51 @@ def traces_eligible(
 
 
 def trace_scrubbed_view(trace: Trace) -> dict:
-    """The only shape of a trace that reviewers, exports, the reward model and datasets may read."""
-    return {
+    """The only shape of a trace that reviewers, exports, the reward model and datasets may read.
+
+    Every text and JSON field is its scrubbed copy: the four scrubbed_* columns, and metadata
+    (conversation_id, policy_id, flags, selected_tools, task_category, any JSON field such as
+    `extra`) from scrubbed_fields. A trace filtered before scrubbed_fields existed shows its
+    metadata as stored (secrets were redacted from it at ingestion).
+    """
+    meta = trace.scrubbed_fields if trace.scrubbed_fields is not None else _legacy_meta(trace)
+    view = {
         "id": trace.pk,
-        "conversation_id": trace.conversation_id,
+        "conversation_id": meta.get("conversation_id", ""),
         "modality": trace.modality,
-        "task_category": trace.task_category,
+        "task_category": meta.get("task_category") or trace.task_category,
         "user_message": trace.scrubbed_user_message,
         "context": trace.scrubbed_context if trace.scrubbed_context is not None else {},
-        "selected_tools": trace.selected_tools,
+        "selected_tools": meta.get("selected_tools") or [],
         "tool_calls": trace.scrubbed_tool_calls if trace.scrubbed_tool_calls is not None else [],
         "final_response": trace.scrubbed_final_response,
         "latency_ms": trace.latency_ms,
-        "flags": trace.flags,
-        "policy_id": trace.policy_id,
+        "flags": meta.get("flags") or [],
+        "policy_id": meta.get("policy_id", ""),
         "arm": trace.arm,
         "occurred_at": trace.occurred_at,
+    }
+    for name, value in meta.items():  # fields added later (extra …), scrubbed like the rest
+        view.setdefault(name, value)
+    view.pop("external_id", None)
+    return view
+
+
+def _legacy_meta(trace: Trace) -> dict:
+    return {
+        "conversation_id": trace.conversation_id,
+        "task_category": trace.task_category,
+        "selected_tools": trace.selected_tools,
+        "flags": trace.flags,
+        "policy_id": trace.policy_id,
     }
 
 
 _TEXT_COLUMNS = ("user_message", "final_response", "scrubbed_user_message", "scrubbed_final_response")
-_JSON_COLUMNS = ("context", "tool_calls", "extra", "scrubbed_context", "scrubbed_tool_calls", "selected_tools")
+_JSON_COLUMNS = (
+    "context", "tool_calls", "extra", "selected_tools", "flags",
+    "scrubbed_context", "scrubbed_tool_calls", "scrubbed_fields",
+)  # fmt: skip
 
 
 def traces_matching(*, conversation_id: str | None = None, external_id: str | None = None, text: str | None = None):

@@ -7,8 +7,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
+from privacy.secrets import secrets_may_contain, secrets_redact_fields, secrets_redact_json, secrets_redact_text
 from traces.models import Agent, Modality, Trace, TraceStatus
-from traces.secrets import secrets_may_contain, secrets_redact_fields, secrets_redact_json
 from traces.serializers import ENCODED_JSON
 from traces.tokens import token_generate, token_hash
 from zeke_rft.history import history_set
@@ -99,11 +99,15 @@ def traces_release(*, policy_id: str, user=None) -> int:
 
 # --- Ingestion ----------------------------------------------------------------
 
-REDACTED_FIELDS = ("user_message", "final_response", "context", "tool_calls", "extra")
 _INPUT_FIELDS = (
     "external_id", "conversation_id", "user_message", "context", "selected_tools", "tool_calls", "final_response",
     "latency_ms", "flags", "policy_id", "rollout_id", "arm", "task_category", "occurred_at", "extra",
 )  # fmt: skip
+
+
+def _redactable(values: dict) -> dict:
+    """Every text and JSON value of a trace: secrets are looked for in all of them (keys and tool names too)."""
+    return {name: value for name, value in values.items() if isinstance(value, str | list | dict)}
 
 
 def _trace_values(*, agent: Agent, data: dict) -> tuple[dict, dict, int]:
@@ -116,18 +120,32 @@ def _trace_values(*, agent: Agent, data: dict) -> tuple[dict, dict, int]:
     values.setdefault("extra", {})
     encoded = dict(data.get(ENCODED_JSON) or {})
     for name in ("context", "tool_calls", "extra"):
-        if name not in encoded and values[name]:
+        if name not in encoded and values.get(name):
             encoded[name] = json.dumps(values[name], ensure_ascii=False)
     secrets_found = 0
-    if secrets_may_contain("\n".join((values["user_message"], values["final_response"], *encoded.values()))):
-        redacted, secrets_found = secrets_redact_fields({name: values[name] for name in REDACTED_FIELDS})
+    redactable = _redactable(values)
+    blob = "\n".join(
+        value if isinstance(value, str) else encoded.get(name) or json.dumps(value, ensure_ascii=False, default=str)
+        for name, value in redactable.items()
+    )
+    if secrets_may_contain(blob):
+        redacted, secrets_found = secrets_redact_fields(redactable)
         if secrets_found:
+            changed = {name for name, value in redacted.items() if value != values[name]}
             values.update(redacted)
-            encoded = {name: text for name, text in encoded.items() if name not in REDACTED_FIELDS}
+            encoded = {name: text for name, text in encoded.items() if name not in changed}
     values.update(
         agent_id=agent.pk, modality=agent.modality, secrets_redacted=secrets_found, status=TraceStatus.RECEIVED
     )
     return values, encoded, secrets_found
+
+
+def _external_id_redacted(data: dict) -> dict:
+    """The idempotency key without secrets, before it is used as a key: the same raw id gives the same key."""
+    external_id = data["external_id"]
+    if not secrets_may_contain(external_id):
+        return data
+    return {**data, "external_id": secrets_redact_text(external_id)[0]}
 
 
 def traces_ingest(*, agent: Agent, traces: list[dict]) -> list[dict]:
@@ -139,6 +157,7 @@ def traces_ingest(*, agent: Agent, traces: list[dict]) -> list[dict]:
     the insert skips conflicting rows and ids are read back by external_id, so
     every answer for one external_id carries the same id.
     """
+    traces = [_external_id_redacted(data) for data in traces]
     first_by_external_id: dict[str, int] = {}
     for index, data in enumerate(traces):
         first_by_external_id.setdefault(data["external_id"], index)

@@ -122,7 +122,7 @@ def test_a_duplicate_of_a_trace_kept_in_an_earlier_run_is_dropped(agent):
 
 
 def test_residual_pii_is_dropped_and_keeps_no_scrubbed_copy(agent, monkeypatch):
-    from traces.scrubbing import Scrubber
+    from privacy.scrubbing import Scrubber
 
     monkeypatch.setattr(Scrubber, "residual_pii", lambda self, scrubbed, originals=None: [["CREDIT_CARD: chars 1-2"]])
     trace = make_trace(agent)
@@ -323,7 +323,7 @@ def test_two_concurrent_runs_process_every_trace_exactly_once(on_postgres, setti
     agent, _token = agent_create(name="concurrent")
     settings.FILTER_BATCH_SIZE = 5
     traces = [make_trace(agent, flags=["timeout"] if n % 4 == 0 else []) for n in range(60)]
-    from traces.scrubbing import get_scrubber
+    from privacy.scrubbing import get_scrubber
 
     get_scrubber()  # load spaCy before the threads race
     barrier = threading.Barrier(2)

@@ -179,10 +179,11 @@ def _novelty(artifact: dict, x: sparse.csr_matrix) -> np.ndarray:
     seen = np.zeros(blocks[-1][1], dtype=bool)
     seen[artifact["seen_columns"]] = True
     unseen = ~seen[columns]
-    total = np.bincount(cell, weights=mass, minlength=n_rows * n_blocks).reshape(n_rows, n_blocks)
+    # float explicitly: with no text at all (traces not scrubbed yet) bincount of empty input is int64.
+    total = np.bincount(cell, weights=mass, minlength=n_rows * n_blocks).reshape(n_rows, n_blocks).astype(float)
     new = np.bincount(cell, weights=mass * unseen, minlength=n_rows * n_blocks).reshape(n_rows, n_blocks)
     present = total > 1e-12
-    shares = np.divide(new, total, out=np.zeros_like(total), where=present)
+    shares = np.divide(new, total, out=np.zeros_like(total, dtype=float), where=present)
     count = present.sum(axis=1)
     return np.divide(shares.sum(axis=1), count, out=np.zeros(n_rows), where=count > 0)
 

@@ -179,9 +179,10 @@ def _novelty(artifact: dict, x: sparse.csr_matrix) -> np.ndarray:
     seen = np.zeros(blocks[-1][1], dtype=bool)
     seen[artifact["seen_columns"]] = True
     unseen = ~seen[columns]
-    # float explicitly: with no text at all (traces not scrubbed yet) bincount of empty input is int64.
-    total = np.bincount(cell, weights=mass, minlength=n_rows * n_blocks).reshape(n_rows, n_blocks).astype(float)
-    new = np.bincount(cell, weights=mass * unseen, minlength=n_rows * n_blocks).reshape(n_rows, n_blocks)
+    # numpy 2.4: bincount of empty input is int64 whatever the weights; divide into it and the cast fails.
+    size = n_rows * n_blocks
+    total = np.bincount(cell, weights=mass, minlength=size).astype(np.float64).reshape(n_rows, n_blocks)
+    new = np.bincount(cell, weights=mass * unseen, minlength=size).astype(np.float64).reshape(n_rows, n_blocks)
     present = total > 1e-12
     shares = np.divide(new, total, out=np.zeros_like(total, dtype=float), where=present)
     count = present.sum(axis=1)

@@ -6,6 +6,7 @@ stops new cases from starting once exceeded; the run records how far it got and 
 incomplete for the gate.
 """
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -77,14 +78,16 @@ class _Budget:
             self.tokens += tokens
 
 
-def _complete_case(client, budget: _Budget, case: EvalCase, policy: Policy, baseline: Policy | None):
+def _complete_case(clients: dict, budget: _Budget, case: EvalCase, policy: Policy, baseline: Policy | None):
     if not budget.allows_start():
         return case, None, None
-    output = chat_complete(client, model=policy.model_id, case_input=case.input, config=policy.config)
+    output = chat_complete(clients[policy.pk], model=policy.model_id, case_input=case.input, config=policy.config)
     budget.spend(output.get("tokens", 0))
     baseline_output = None
     if baseline is not None:
-        baseline_output = chat_complete(client, model=baseline.model_id, case_input=case.input, config=baseline.config)
+        baseline_output = chat_complete(
+            clients[baseline.pk], model=baseline.model_id, case_input=case.input, config=baseline.config
+        )
         budget.spend(baseline_output.get("tokens", 0))
     return case, output, baseline_output
 
@@ -109,7 +112,8 @@ def _scrubbed_item(case: EvalCase, output: dict, policy: Policy) -> dict:
             for c in output.get("tool_calls") or []
         ],
         "final_response": output.get("text") or "",
-        "latency_ms": output.get("latency_ms"),
+        # The offline gate judges text only: how fast the fake or real server answered is not quality.
+        "latency_ms": None,
         "flags": [],
         "policy_id": policy.model_id,
         "arm": "",
@@ -136,11 +140,29 @@ def _win(candidate: float, baseline: float) -> float:
     return 1.0 if candidate > baseline else 0.0
 
 
+def _same_reply(output: dict, baseline_output: dict | None) -> bool:
+    """Same text and same tool calls (name + arguments): a tie, whatever else differs (latency, tokens)."""
+    if baseline_output is None:
+        return False
+
+    def calls(out):
+        return [(c.get("name"), json.dumps(c.get("arguments"), sort_keys=True)) for c in out.get("tool_calls") or []]
+
+    return (output.get("text") or "").strip() == (baseline_output.get("text") or "").strip() and calls(output) == calls(
+        baseline_output
+    )
+
+
 def _win_rate(pairs: list[tuple[EvalCase, dict, dict, bool, bool]], policy: Policy, baseline: Policy) -> dict:
-    """Per case: the grader where the case has one, else the active reward model, else pass/fail."""
-    wins, judges = [], {"grader": 0, "reward_model": 0, "pass_fail": 0}
+    """Per case: identical replies tie (0.5); else the grader where the case has one, else the active
+    reward model on the text, else pass/fail. Ties count half a win, never a win."""
+    wins, judges = [], {"identical": 0, "grader": 0, "reward_model": 0, "pass_fail": 0}
     model_pairs = []
     for case, output, baseline_output, passed, baseline_passed in pairs:
+        if _same_reply(output, baseline_output):
+            wins.append(0.5)
+            judges["identical"] += 1
+            continue
         if case.expected.get("match") == "grader":
             try:
                 item = case.expected.get("item") or {}
@@ -196,17 +218,18 @@ def _summarise(suite: EvalSuite, rows: list[dict], total: int, budget: _Budget) 
 
 def eval_run(*, policy: Policy, suite: EvalSuite, baseline: Policy | None = None) -> EvalRun:
     """Run every case of `suite` against `policy` (and `baseline`), store per-case results and scores."""
-    from zeke_rft.openai_client import openai_client
+    from zeke_rft.openai_client import policy_client
 
     if baseline is not None and baseline.pk == policy.pk:
         baseline = None
-    client = openai_client()
+    # Each policy through its own server when its config names a base_url (a self-served open-weights model).
+    clients = {p.pk: policy_client(p.config) for p in (policy, baseline) if p is not None}
     run = EvalRun.objects.create(suite=suite, policy=policy, baseline=baseline, status=EvalRunStatus.RUNNING)
     cases = list(suite.cases.all())
     budget = _Budget(max_seconds=settings.EVAL_MAX_SECONDS, max_tokens=settings.EVAL_MAX_TOKENS)
     try:
         with ThreadPoolExecutor(max_workers=max(1, settings.EVAL_CONCURRENCY)) as pool:
-            completed = list(pool.map(lambda case: _complete_case(client, budget, case, policy, baseline), cases))
+            completed = list(pool.map(lambda case: _complete_case(clients, budget, case, policy, baseline), cases))
         rows, results, pairs = [], [], []
         for case, output, baseline_output in completed:
             if output is None:

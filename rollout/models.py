@@ -26,6 +26,8 @@ class Policy(models.Model):
     )
     # The configuration agents need to call it (system prompt version, temperature, ...), diffed on the dashboard.
     config = models.JSONField(default=dict, blank=True)
+    # Where a trained policy came from: base model, dataset hash, reward-model version, training config.
+    lineage = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -155,6 +157,7 @@ class Rollout(models.Model):
         permissions = [
             ("approve_rollout", "Can start, ramp and promote rollouts"),
             ("rollback_rollout", "Can roll back rollouts"),
+            ("override_promotion", "Can promote a canary without the evidence the promotion rule asks"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -182,3 +185,22 @@ class MonitorCheck(models.Model):
 
     class Meta:
         ordering = ["-checked_at"]
+
+
+class PolicyCheck(models.Model):
+    """One watch of a modality's active policy (rollout/watch.py): recent windows vs its trailing
+    7 days, and, within ROLLOUT_PROMOTION_WATCH_HOURS of its promotion, vs the policy it replaced."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="checks")
+    rollout = models.ForeignKey(Rollout, null=True, blank=True, on_delete=models.SET_NULL, related_name="policy_checks")
+    checked_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # comparison name → {"recent": arm metrics, "reference": arm metrics, "guards": [...], "failed": bool}
+    metrics = models.JSONField(default=dict)
+    decision = models.CharField(max_length=20, default="ok")  # ok | insufficient_data | anomaly | rollback | error
+    reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-checked_at"]
+
+    def __str__(self):
+        return f"{self.policy.model_id} at {self.checked_at:%Y-%m-%d %H:%M}: {self.decision}"

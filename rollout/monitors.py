@@ -1,25 +1,30 @@
-"""Online monitors: compare the candidate arm with the baseline arm of a running rollout.
+"""Online monitors: compare the candidate arm with the baseline arm of a running rollout, on live traffic.
 
-Traces are those the agents tagged with the rollout's id, in the window
-[max(started_at, now − ROLLOUT_MONITOR_WINDOW_HOURS), now]. Baseline arm = arm "baseline";
-candidate arm = arm "candidate" (canary) or "shadow" (shadow replies never shown to the user).
+Traces are those the agents tagged with the rollout's id since the rollout started, whatever
+their status: guard metrics come from trace metadata (latency, flags, tool-call errors), so a
+check never waits for the 02:00 filter. Baseline arm = arm "baseline"; candidate arm = arm
+"candidate" (canary) or "shadow" (shadow replies never shown to the user).
 
 Per arm: n, latency p95, tool error rate (share of traces with a failed tool call or a
-"tool_error" flag), safety flags per 1,000 messages (share of traces with a flag starting with
-"safety", ×1000) and the reward-model win-rate of the candidate over the baseline (the
-probability that a candidate reply outscores a baseline reply: Mann–Whitney U / (n₁·n₂)).
+"tool_error" flag), safety flags per 1,000 messages, and the reward-model win-rate of the
+candidate over the baseline (Mann–Whitney U / (n₁·n₂)) on replies scrubbed at check time
+(rollout/live.py).
 
-Guards — the candidate is rolled back when a guard fails, i.e. the degradation is both larger
-than its threshold (practical) and significant at ROLLOUT_MONITOR_ALPHA (statistical):
-- tool error rate and safety rate: one-sided two-proportion z-test (pooled), H₁: p_candidate > p_baseline,
-  and p_candidate − p_baseline > ROLLOUT_GUARD_TOOL_ERROR_DELTA / ROLLOUT_GUARD_SAFETY_PER_1000_DELTA/1000;
-- latency p95: one-sided Mann–Whitney U test (candidate latencies stochastically larger) and
-  p95_candidate > ROLLOUT_GUARD_LATENCY_P95_RATIO × p95_baseline;
-- win-rate: one-sided Mann–Whitney U test on rewards (candidate lower) and win-rate < ROLLOUT_GUARD_MIN_WIN_RATE.
-Below ROLLOUT_MONITOR_MIN_SAMPLES traces in either arm the decision is insufficient_data.
+Guards are always-valid sequential tests (rollout/sequential.py): each is an e-value that the
+candidate's rate of an event is higher than the baseline's, and a guard fails when it reaches
+1/α_guard, α_guard = ROLLOUT_MONITOR_ALPHA / number of guards (so the whole check keeps
+ROLLOUT_MONITOR_ALPHA over every look of the rollout's life). Events:
+- tool_error_rate: a trace with a failed tool call;
+- safety_per_1000: a trace with a safety flag;
+- latency_p95: a reply slower than ROLLOUT_GUARD_LATENCY_P95_RATIO × the baseline's p95;
+- win_rate: a reward below the baseline's median reward, and the win-rate under
+  ROLLOUT_GUARD_MIN_WIN_RATE (the practical margin).
+With no trace in an arm yet the decision is insufficient_data.
 """
 
+import logging
 import math
+import statistics
 from datetime import timedelta
 
 from django.conf import settings
@@ -27,22 +32,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from rollout.models import MonitorCheck, Rollout, RolloutState
+from rollout.sequential import rate_evidence
 from traces.models import Trace, TraceArm
 
+logger = logging.getLogger(__name__)
+
 CANDIDATE_ARMS = (TraceArm.CANDIDATE, TraceArm.SHADOW)
-
-
-def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
-    """One-sided pooled z-test of H₁: p1 > p2; returns (z, p-value)."""
-    if not n1 or not n2:
-        return 0.0, 1.0
-    pooled = (x1 + x2) / (n1 + n2)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    diff = x1 / n1 - x2 / n2
-    if se == 0:
-        return 0.0, 1.0 if diff <= 0 else 0.0
-    z = diff / se
-    return z, 0.5 * math.erfc(z / math.sqrt(2))
+GUARD_COUNT = 4
 
 
 def mann_whitney(candidate: list[float], baseline: list[float], *, alternative: str) -> tuple[float, float]:
@@ -66,12 +62,16 @@ def _arm_rows(rollout: Rollout, window_start, window_end, arms) -> list[Trace]:
     return list(
         Trace.objects.filter(
             rollout_id=rollout.pk, arm__in=arms, occurred_at__gte=window_start, occurred_at__lte=window_end
-        ).only("id", "latency_ms", "flags", "tool_calls", "scrubbed_tool_calls", "arm")
+        ).only(
+            "id", "conversation_id", "latency_ms", "flags", "tool_calls", "scrubbed_tool_calls", "arm", "scrubbed_at"
+        )
     )
 
 
 def _tool_error(trace: Trace) -> bool:
     calls = trace.tool_calls or trace.scrubbed_tool_calls or []
+    if not isinstance(calls, list):
+        calls = []
     return "tool_error" in (trace.flags or []) or any(isinstance(c, dict) and c.get("error") for c in calls)
 
 
@@ -82,6 +82,7 @@ def _arm_metrics(traces: list[Trace]) -> dict:
     safety = sum(t.has_safety_flag for t in traces)
     return {
         "n": n,
+        "conversations": len({t.conversation_id for t in traces}),
         "latency_p95": _p95(latencies),
         "tool_errors": errors,
         "tool_error_rate": round(errors / n, 4) if n else None,
@@ -92,126 +93,176 @@ def _arm_metrics(traces: list[Trace]) -> dict:
 
 
 def _rewards(traces: list[Trace]) -> tuple[list[float] | None, str]:
+    """Reward-model scores of the most recent traces, scrubbed now if the filter has not run yet."""
     from rollout.evaluation import reward_scores
-    from traces.selectors import trace_scrubbed_view
+    from rollout.live import live_scrubbed_views
 
     sample = sorted(traces, key=lambda t: t.pk)[-settings.ROLLOUT_MONITOR_MAX_SCORED :]
-    full = Trace.objects.filter(pk__in=[t.pk for t in sample])
-    return reward_scores([trace_scrubbed_view(t) for t in full])
+    full = list(Trace.objects.filter(pk__in=[t.pk for t in sample]).order_by("pk"))
+    items = live_scrubbed_views(full)
+    if not items:
+        return None, "no reply with text to score yet"
+    return reward_scores(items)
+
+
+def _guard(metric: str, counts: tuple[int, int, int, int], **extra) -> dict:
+    candidate_events, candidate_n, baseline_events, baseline_n = counts
+    evidence = rate_evidence(
+        candidate_events=candidate_events,
+        candidate_n=candidate_n,
+        baseline_events=baseline_events,
+        baseline_n=baseline_n,
+    )
+    limit = GUARD_COUNT / settings.ROLLOUT_MONITOR_ALPHA
+    return {
+        "metric": metric,
+        "test": "mixture likelihood ratio (always valid)",
+        "e_value": float(f"{evidence['e_value']:.4g}"),
+        "e_threshold": limit,
+        "candidate_events": candidate_events,
+        "baseline_events": baseline_events,
+        "share": evidence["share"],
+        "failed": evidence["e_value"] >= limit and extra.pop("practical", True),
+        **extra,
+    }
+
+
+def _latency_guard(candidate: dict, baseline: dict) -> dict | None:
+    if not candidate["_latencies"] or not baseline["_latencies"]:
+        return None
+    limit = settings.ROLLOUT_GUARD_LATENCY_P95_RATIO * baseline["latency_p95"]
+    slow_c = sum(value > limit for value in candidate["_latencies"])
+    slow_b = sum(value > limit for value in baseline["_latencies"])
+    ratio = candidate["latency_p95"] / baseline["latency_p95"] if baseline["latency_p95"] else None
+    counts = (slow_c, len(candidate["_latencies"]), slow_b, len(baseline["_latencies"]))
+    return _guard("latency_p95", counts, slow_above_ms=limit, ratio=round(ratio, 3) if ratio else None)
+
+
+def _win_guard(candidate_rewards: list[float], baseline_rewards: list[float], win_rate: float) -> dict:
+    median = statistics.median(baseline_rewards)
+    low_c = sum(value < median for value in candidate_rewards)
+    low_b = sum(value < median for value in baseline_rewards)
+    minimum = settings.ROLLOUT_GUARD_MIN_WIN_RATE
+    counts = (low_c, len(candidate_rewards), low_b, len(baseline_rewards))
+    return _guard("win_rate", counts, win_rate=win_rate, threshold=minimum, practical=win_rate < minimum)
 
 
 def _guards(candidate: dict, baseline: dict, win: dict) -> list[dict]:
-    alpha = settings.ROLLOUT_MONITOR_ALPHA
-    guards = []
-    for metric, count_key, delta in (
-        ("tool_error_rate", "tool_errors", settings.ROLLOUT_GUARD_TOOL_ERROR_DELTA),
-        ("safety_per_1000", "safety_flags", settings.ROLLOUT_GUARD_SAFETY_PER_1000_DELTA / 1000),
-    ):
-        z, p_value = two_proportion_z(candidate[count_key], candidate["n"], baseline[count_key], baseline["n"])
-        difference = candidate[count_key] / candidate["n"] - baseline[count_key] / baseline["n"]
-        failed = difference > delta and p_value < alpha
-        guards.append(
-            {
-                "metric": metric,
-                "test": "two-proportion z (one-sided)",
-                "z": round(z, 3),
-                "p_value": float(f"{p_value:.3g}"),
-                "difference": round(difference, 4),
-                "threshold": delta,
-                "failed": failed,
-            }
-        )
-    ratio_limit = settings.ROLLOUT_GUARD_LATENCY_P95_RATIO
-    if candidate["latency_p95"] and baseline["latency_p95"]:
-        _, p_value = mann_whitney(candidate["_latencies"], baseline["_latencies"], alternative="greater")
-        ratio = candidate["latency_p95"] / baseline["latency_p95"]
-        guards.append(
-            {
-                "metric": "latency_p95",
-                "test": "Mann-Whitney U (one-sided)",
-                "p_value": float(f"{p_value:.3g}"),
-                "ratio": round(ratio, 3),
-                "threshold": ratio_limit,
-                "failed": ratio > ratio_limit and p_value < alpha,
-            }
-        )
+    guards = [
+        _guard("tool_error_rate", (candidate["tool_errors"], candidate["n"], baseline["tool_errors"], baseline["n"])),
+        _guard("safety_per_1000", (candidate["safety_flags"], candidate["n"], baseline["safety_flags"], baseline["n"])),
+    ]
+    latency = _latency_guard(candidate, baseline)
+    if latency:
+        guards.append(latency)
     if win.get("win_rate") is not None:
-        minimum = settings.ROLLOUT_GUARD_MIN_WIN_RATE
-        guards.append(
-            {
-                "metric": "win_rate",
-                "test": "Mann-Whitney U on rewards (one-sided)",
-                "p_value": float(f"{win['p_value']:.3g}"),
-                "win_rate": win["win_rate"],
-                "threshold": minimum,
-                "failed": win["win_rate"] < minimum and win["p_value"] < alpha,
-            }
-        )
+        guards.append(_win_guard(win.pop("_candidate"), win.pop("_baseline"), win["win_rate"]))
     return guards
 
 
+def _describe(guard: dict, candidate: dict, baseline: dict) -> str:
+    events = guard["candidate_events"] + guard["baseline_events"]
+    evidence = (
+        f"e={guard['e_value']:.3g} ≥ {guard['e_threshold']:g}: {guard['candidate_events']} of "
+        f"{events} events in the candidate at a {guard['share']:.0%} share"
+    )
+    metric = guard["metric"]
+    if metric == "latency_p95":
+        return (
+            f"latency p95 {candidate['latency_p95']:.0f} ms vs baseline {baseline['latency_p95']:.0f} ms "
+            f"(replies over {guard['slow_above_ms']:.0f} ms; {evidence})"
+        )
+    if metric == "win_rate":
+        return (
+            f"win-rate {guard['win_rate']:.2f} < {guard['threshold']} (rewards below the baseline median; {evidence})"
+        )
+    return f"{metric} {candidate[metric]} vs baseline {baseline[metric]} ({evidence})"
+
+
 def _reason(guards: list[dict], candidate: dict, baseline: dict) -> str:
-    parts = []
-    for guard in guards:
-        if not guard["failed"]:
-            continue
-        metric = guard["metric"]
-        if metric == "latency_p95":
-            parts.append(
-                f"latency p95 {candidate['latency_p95']:.0f} ms vs baseline {baseline['latency_p95']:.0f} ms "
-                f"(×{guard['ratio']}, limit ×{guard['threshold']}, Mann-Whitney p={guard['p_value']:.2g})"
-            )
-        elif metric == "win_rate":
-            parts.append(f"win-rate {guard['win_rate']:.2f} < {guard['threshold']} (p={guard['p_value']:.2g})")
-        else:
-            parts.append(
-                f"{metric} {candidate[metric]} vs baseline {baseline[metric]} (+{guard['difference']:.4f} as a rate, "
-                f"limit +{guard['threshold']:g}, z={guard['z']}, p={guard['p_value']:.2g})"
-            )
+    parts = [_describe(guard, candidate, baseline) for guard in guards if guard["failed"]]
     return f"online monitor: {'; '.join(parts)} over n={candidate['n']} candidate / {baseline['n']} baseline messages"
 
 
+def _win(candidate_traces: list[Trace], baseline_traces: list[Trace]) -> dict:
+    candidate_rewards, note = _rewards(candidate_traces)
+    baseline_rewards, base_note = _rewards(baseline_traces) if candidate_rewards is not None else (None, note)
+    if candidate_rewards is None or baseline_rewards is None:
+        return {"win_rate": None, "note": note or base_note}
+    win_rate, _ = mann_whitney(candidate_rewards, baseline_rewards, alternative="less")
+    return {
+        "win_rate": round(win_rate, 4),
+        "scored": [len(candidate_rewards), len(baseline_rewards)],
+        "_candidate": candidate_rewards,
+        "_baseline": baseline_rewards,
+    }
+
+
 def monitor_evaluate(*, rollout: Rollout, now=None) -> dict:
-    """Metrics, guards and decision for a rollout (reads only)."""
+    """Metrics, guards and decision for a rollout, over every trace since it started (reads only)."""
     now = now or timezone.now()
-    window_start = max(rollout.started_at, now - timedelta(hours=settings.ROLLOUT_MONITOR_WINDOW_HOURS))
+    window_start = rollout.started_at
     baseline_traces = _arm_rows(rollout, window_start, now, [TraceArm.BASELINE])
     candidate_traces = _arm_rows(rollout, window_start, now, CANDIDATE_ARMS)
     baseline, candidate = _arm_metrics(baseline_traces), _arm_metrics(candidate_traces)
-    minimum = settings.ROLLOUT_MONITOR_MIN_SAMPLES
     result = {"window_start": window_start, "window_end": now, "guards": [], "win": {}}
-    if candidate["n"] < minimum or baseline["n"] < minimum:
+    if not candidate["n"] or not baseline["n"]:
         result["decision"] = "insufficient_data"
-        result["reason"] = (
-            f"{candidate['n']} candidate and {baseline['n']} baseline messages; need {minimum} in each arm"
-        )
+        result["reason"] = f"{candidate['n']} candidate and {baseline['n']} baseline messages; need one in each arm"
     else:
-        win = {}
-        candidate_rewards, note = _rewards(candidate_traces)
-        baseline_rewards, _ = _rewards(baseline_traces) if candidate_rewards is not None else (None, note)
-        if candidate_rewards is not None and baseline_rewards is not None:
-            win_rate, p_value = mann_whitney(candidate_rewards, baseline_rewards, alternative="less")
-            win = {"win_rate": round(win_rate, 4), "p_value": p_value}
-        else:
-            win = {"win_rate": None, "note": note}
-        result["win"] = win
-        result["guards"] = _guards(candidate, baseline, win)
+        result["win"] = _win(candidate_traces, baseline_traces)
+        result["guards"] = _guards(candidate, baseline, result["win"])
         failed = [g for g in result["guards"] if g["failed"]]
         result["decision"] = "rollback" if failed else "ok"
-        result["reason"] = _reason(result["guards"], candidate, baseline) if failed else (win.get("note") or "")
+        result["reason"] = _reason(result["guards"], candidate, baseline) if failed else result["win"].get("note", "")
     for arm in (baseline, candidate):
         arm.pop("_latencies")
     candidate["win_rate"] = result["win"].get("win_rate")
-    result["metrics"] = {"baseline": baseline, "candidate": candidate, "guards": result["guards"]}
+    win = {key: value for key, value in result["win"].items() if not key.startswith("_")}
+    result["metrics"] = {"baseline": baseline, "candidate": candidate, "guards": result["guards"], "win": win}
     return result
+
+
+def _record_failure(rollout_id: int, error: Exception) -> None:
+    """A check that crashed is itself an alert (once per rollout per dedupe window); the next beat retries."""
+    from alerts.services import notification_send
+
+    rollout = Rollout.objects.filter(pk=rollout_id).first()
+    if rollout is not None:
+        now = timezone.now()
+        MonitorCheck.objects.create(
+            rollout=rollout,
+            window_start=rollout.started_at,
+            window_end=now,
+            decision="error",
+            reason=repr(error)[:5000],
+        )
+    notification_send(
+        kind="monitor_failed",
+        subject=f"Online monitor of rollout {rollout_id} failed",
+        body=f"{type(error).__name__}: {error}"[:2000],
+        link="/rollouts/",
+        payload={"rollout_id": rollout_id},
+        dedupe_key=f"rollout-{rollout_id}",
+    )
 
 
 def monitor_check(*, rollout_id: int, force: bool = False) -> MonitorCheck | None:
     """Evaluate one running rollout, store a MonitorCheck and roll back if a guard failed.
 
     Safe to run twice: a second call within ROLLOUT_MONITOR_MIN_INTERVAL_SECONDS (unless `force`)
-    or on a rollout that is no longer running does nothing and returns None.
+    or on a rollout that is no longer running does nothing and returns None. A check that raises
+    is recorded (decision "error") and notified, then re-raised; the next beat run checks again.
     """
+    try:
+        return _check(rollout_id=rollout_id, force=force)
+    except Exception as exc:
+        logger.exception("online monitor of rollout %s failed", rollout_id)
+        _record_failure(rollout_id, exc)
+        raise
+
+
+def _check(*, rollout_id: int, force: bool) -> MonitorCheck | None:
     from rollout.services import rollout_rollback
 
     with transaction.atomic():
@@ -219,7 +270,7 @@ def monitor_check(*, rollout_id: int, force: bool = False) -> MonitorCheck | Non
         if rollout is None or rollout.state not in (RolloutState.SHADOW, RolloutState.CANARY):
             return None
         recent = timezone.now() - timedelta(seconds=settings.ROLLOUT_MONITOR_MIN_INTERVAL_SECONDS)
-        if not force and rollout.monitor_checks.filter(checked_at__gte=recent).exists():
+        if not force and rollout.monitor_checks.exclude(decision="error").filter(checked_at__gte=recent).exists():
             return None
         result = monitor_evaluate(rollout=rollout)
         check = MonitorCheck.objects.create(

@@ -22,16 +22,54 @@ from zeke_rft.history import history_set
 RUNNING_STATES = (RolloutState.SHADOW, RolloutState.CANARY)
 
 
+def policy_lineage(*, training_run) -> dict:
+    """What a trained candidate records about its making (shown in the policy history diff)."""
+    if training_run is None:
+        return {}
+    config = {key: value for key, value in (training_run.config or {}).items() if key != "grader"}
+    grader = (training_run.config or {}).get("grader") or {}
+    return {
+        "training_run": training_run.pk,
+        "base_model": training_run.base_model,
+        "dataset_sha256": training_run.dataset.sha256,
+        "dataset_stage": training_run.dataset.stage,
+        "reward_model_version": training_run.reward_model_version,
+        "training_config_hash": training_run.config_hash,
+        "training_config": config,
+        "grader": {"type": grader.get("type"), "calculate_output": grader.get("calculate_output")},
+    }
+
+
+# Where one model is served, not how it behaves: a candidate never inherits these from its parent.
+SERVING_KEYS = ("base_url", "served_model_name", "base_model", "adapter", "method", "artifact")
+
+
+def _inherited_config(parent) -> dict:
+    config = parent.config if parent is not None else {}
+    return {key: value for key, value in config.items() if key not in SERVING_KEYS}
+
+
 @transaction.atomic
-def policy_register_candidate(*, model_id: str, modality: str, training_run=None, user=None, parent=None) -> Policy:
-    """Register a fine-tuned model as a candidate policy. Safe to call twice: one row per (model_id, modality)."""
+def policy_register_candidate(
+    *, model_id: str, modality: str, training_run=None, user=None, parent=None, config: dict | None = None
+) -> Policy:
+    """Register a fine-tuned model as a candidate policy. Safe to call twice: one row per (model_id, modality).
+    The candidate inherits its parent's config (system prompt version, temperature, ...) overlaid by `config`,
+    what agents need to call this model (a self-served model's `base_url`, its artifact); a parent's serving
+    keys are not inherited. It records its lineage."""
     existing = Policy.objects.select_for_update().filter(model_id=model_id, modality=modality).first()
     if existing is not None:
         return existing
     if parent is None:
         parent = Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first()
     policy = Policy(
-        model_id=model_id, modality=modality, training_run=training_run, parent=parent, status=PolicyStatus.CANDIDATE
+        model_id=model_id,
+        modality=modality,
+        training_run=training_run,
+        parent=parent,
+        status=PolicyStatus.CANDIDATE,
+        config=_inherited_config(parent) | (config or {}),
+        lineage=policy_lineage(training_run=training_run),
     )
     history_set(policy, user=user, reason=f"candidate from training run {getattr(training_run, 'pk', None)}")
     policy.save()
@@ -175,10 +213,61 @@ def rollout_start_canary(*, rollout: Rollout, percent: float | None = None, user
     return rollout
 
 
-def rollout_promote(*, rollout: Rollout, user=None, reason: str = "") -> Rollout:
-    """Make the canary candidate the active policy; the baseline retires."""
+def _promotion_allowed(rollout: Rollout, *, user, reason: str, override: bool) -> dict:
+    """The promotion rule's decision; not ready → 409 with every reason, unless overridden by a user
+    holding rollout.override_promotion who says why (audited on the rollout and notified)."""
+    from rollout.guard import rollout_promotion_decision
+
+    decision = rollout_promotion_decision(rollout=rollout)
+    if decision["ready"]:
+        return decision
+    if not override:
+        _record_refusal(rollout, decision, user=user)
+        raise ApplicationError(
+            "not enough evidence to promote: " + "; ".join(decision["reasons"]),
+            extra={"reasons": decision["reasons"], "numbers": decision["numbers"]},
+        )
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "an override of the promotion rule needs a reason"})
+    if user is None or not user.has_perm("rollout.override_promotion"):
+        raise ApplicationError(
+            "overriding the promotion rule needs the rollout.override_promotion permission", status=403
+        )
+    return {**decision, "override": {"by": user.get_username(), "reason": reason, "at": timezone.now().isoformat()}}
+
+
+def _record_refusal(rollout: Rollout, decision: dict, *, user) -> None:
+    """A refused promotion is recorded too (rollout and experiment), so the registry shows why."""
+    with transaction.atomic():
+        locked = _locked(rollout)
+        locked.gate = {**locked.gate, "promotion": decision}
+        history_set(locked, user=user, reason=_why("promotion refused: " + "; ".join(decision["reasons"])))
+        locked.save()
+        _record_experiment(locked.candidate, user=user, promotion=decision)
+
+
+def _notify_override(rollout: Rollout, decision: dict) -> None:
+    from alerts.services import notification_send
+
+    override = decision["override"]
+    notification_send(
+        kind="promotion_override",
+        subject=f"{rollout.candidate.model_id} promoted by {override['by']} without the evidence the rule asks",
+        body=f"Reason given: {override['reason']}\nRule said: " + "; ".join(decision["reasons"]),
+        link="/rollouts/",
+        payload={"rollout_id": rollout.pk, "numbers": decision["numbers"]},
+    )
+
+
+def rollout_promote(*, rollout: Rollout, user=None, reason: str = "", override: bool = False) -> Rollout:
+    """Make the canary candidate the active policy; the baseline retires.
+
+    Only when rollout.guard.rollout_promotion_decision says ready, or with `override` (permission
+    rollout.override_promotion and a reason). The decision and its numbers are recorded on the
+    rollout (gate["promotion"]) and the experiment either way they go."""
     if rollout.state != RolloutState.CANARY:
         raise ApplicationError(f"rollout {rollout.pk} is {rollout.state}: only a canary can be promoted")
+    decision = _promotion_allowed(rollout, user=user, reason=reason, override=override)
     smoke = _smoke(rollout.candidate)
     with transaction.atomic():
         rollout = _locked(rollout)
@@ -192,10 +281,14 @@ def rollout_promote(*, rollout: Rollout, user=None, reason: str = "") -> Rollout
         rollout.state = RolloutState.ACTIVE
         rollout.traffic_percent = 100.0
         rollout.ended_at = timezone.now()
-        rollout.gate = {**rollout.gate, "smoke": {**rollout.gate.get("smoke", {}), "promote": smoke}}
-        history_set(rollout, user=user, reason=_why(reason or "promoted to active"))
+        smoke_steps = {**rollout.gate.get("smoke", {}), "promote": smoke}
+        rollout.gate = {**rollout.gate, "smoke": smoke_steps, "promotion": decision}
+        why = f"promotion override: {reason}" if decision.get("override") else (reason or "promoted to active")
+        history_set(rollout, user=user, reason=_why(why))
         rollout.save()
-        _record_experiment(candidate, user=user, ended_at=rollout.ended_at)
+        _record_experiment(candidate, user=user, ended_at=rollout.ended_at, promotion=decision)
+        if decision.get("override"):
+            _notify_override(rollout, decision)
     return rollout
 
 
@@ -234,7 +327,21 @@ def rollout_rollback(*, rollout: Rollout, reason: str, user=None, automatic: boo
     history_set(rollout, user=user, reason=_why(f"{'automatic ' if automatic else ''}rollback: {reason}"))
     rollout.save()
     _record_experiment(candidate, user=user, ended_at=rollout.ended_at, rollback_reason=reason)
+    _notify_rollback(rollout, candidate, baseline, automatic=automatic, user=user)
     return rollout
+
+
+def _notify_rollback(rollout: Rollout, candidate: Policy, baseline: Policy | None, *, automatic: bool, user) -> None:
+    from alerts.services import notification_send
+
+    who = "automatically" if automatic else f"by {getattr(user, 'username', None) or 'an operator'}"
+    notification_send(
+        kind="rollback",
+        subject=f"{candidate.model_id} rolled back {who} ({rollout.modality})",
+        body=f"{rollout.rollback_reason}\n\nNow serving: {baseline.model_id if baseline else 'no policy'}",
+        link="/rollouts/",
+        payload={"rollout_id": rollout.pk, "candidate": candidate.model_id, "automatic": automatic},
+    )
 
 
 @transaction.atomic

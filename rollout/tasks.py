@@ -21,3 +21,23 @@ def monitor_rollout(rollout_id: int) -> str:
     from rollout.monitors import monitor_run
 
     return monitor_run(rollout_id=rollout_id)
+
+
+@shared_task(name="rollout.tasks.watch_active_policies")
+def watch_active_policies() -> int:
+    """Beat, every 15 minutes: queue one watch per modality that has an active policy."""
+    from rollout.selectors import policy_active_by_modality
+
+    modalities = sorted(policy_active_by_modality())
+    for modality in modalities:
+        watch_active_policy.delay(modality)
+    return len(modalities)
+
+
+@shared_task(name="rollout.tasks.watch_active_policy")
+def watch_active_policy(modality: str) -> str:
+    """Queued by watch_active_policies. Safe to run twice: the second call within the interval does nothing."""
+    from rollout.watch import policy_watch
+
+    check = policy_watch(modality=modality)
+    return check.decision if check else "skipped"

@@ -15,6 +15,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from alerts.selectors import job_heartbeats, stale_jobs
 from rewards.selectors import reward_model_alerts
 from rollout.selectors import policy_active_by_modality
 from traces.models import Agent
@@ -66,11 +67,28 @@ def agents_status() -> list[dict]:
     ]
 
 
+def jobs_status() -> dict:
+    """Scheduled jobs: last start/success/failure each, and the stale ones (named, with times)."""
+    stale = stale_jobs()
+    return {
+        "stale": [
+            {key: job[key] for key in ("name", "last_succeeded_at", "stale_after_minutes", "late_by_minutes")}
+            for job in stale
+        ],
+        "heartbeats": job_heartbeats(),
+    }
+
+
 def system_status() -> dict:
+    """`ok` is reachability (503 when false); `status` is ok | degraded (stale jobs) | down."""
     database_ok = database_reachable()
     broker = broker_status()
+    jobs = jobs_status() if database_ok else {"stale": [], "heartbeats": []}
+    reachable = database_ok and broker["reachable"]
     return {
-        "ok": database_ok and broker["reachable"],
+        "ok": reachable,
+        "status": "down" if not reachable else ("degraded" if jobs["stale"] else "ok"),
+        "jobs": jobs,
         "time": timezone.now(),
         "database": {"reachable": database_ok, "vendor": connection.vendor},
         "broker": broker,
@@ -101,6 +119,7 @@ class AgentsStatusApi(APIView):
         if isinstance(exc, _DatabaseDown):
             body = {
                 "ok": False,
+                "status": "down",
                 "time": timezone.now(),
                 "database": {"reachable": False, "vendor": connection.vendor},
                 "broker": broker_status(),

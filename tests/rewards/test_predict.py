@@ -58,3 +58,63 @@ def test_it_names_an_item_that_is_not_an_object():
         reward_model_predict(items=[{"final_response": "ok"}, "not a trace"])
 
     assert raised.value.message_dict == {"items": ["item 1 must be an object shaped like trace_scrubbed_view"]}
+
+
+@pytest.fixture
+def active_model(labels):
+    labels.labeled(40)
+    reward_model, _ = reward_model_train()
+    return reward_model
+
+
+def assert_valid(predictions, n):
+    assert len(predictions) == n
+    for prediction in predictions:
+        assert 0.0 <= prediction["reward"] <= 1.0
+        assert prediction["uncertainty"] >= 0.0
+
+
+def test_one_item_with_no_text_at_all_is_scored(active_model):
+    assert_valid(reward_model_predict(items=[{}]), 1)
+
+
+def test_items_whose_texts_are_all_empty_strings_are_scored(active_model):
+    items = [{"user_message": "", "final_response": "", "tool_calls": []}, {"final_response": "   "}]
+    assert_valid(reward_model_predict(items=items), 2)
+
+
+def test_an_empty_list_of_items_gives_no_predictions(active_model):
+    assert reward_model_predict(items=[]) == []
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"user_message": None, "final_response": None, "tool_calls": None, "flags": None, "latency_ms": None},
+        {"final_response": 42, "user_message": ["a", "list"], "context": {"nested": {"deep": 1}}},
+        {"tool_calls": "not a list", "flags": "safety"},
+        {"tool_calls": [None, 3, "x", {"name": None, "args": "raw", "error": {"code": 1}}]},
+        {"latency_ms": "fast", "task_category": 7},
+        {"latency_ms": float("nan")},
+        {"latency_ms": -5},
+        {"latency_ms": 10**30},
+        {"final_response": "\x00\ud800 null and a lone surrogate"},
+        {"final_response": "é" * 50_000},
+        {"unknown_key": object()},
+    ],
+    ids=[
+        "nones",
+        "non-string-text",
+        "tool-calls-a-string",
+        "odd-tool-calls",
+        "latency-a-string",
+        "latency-nan",
+        "latency-negative",
+        "latency-huge",
+        "nul-and-surrogate",
+        "very-long",
+        "unknown-key",
+    ],
+)
+def test_odd_items_are_scored_within_bounds(active_model, item):
+    assert_valid(reward_model_predict(items=[item]), 1)

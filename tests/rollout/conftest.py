@@ -296,3 +296,26 @@ def active_reward_model(db, settings):
     assert reward_model.status == "active"
     yield reward_model
     artifact_cache_clear()
+
+
+def record_promotion_evidence(rollout, *, hours_ago=72, n=400, win_rate=0.8, safety=(0, 1)):
+    """A fresh "ok" monitor check with strong evidence, and the canary started `hours_ago`:
+    what rollout.guard reads to call a canary ready."""
+    from django.db.models import F
+
+    from rollout.models import MonitorCheck
+
+    # Shift the whole history back, so its order stays as it happened.
+    Rollout.history.filter(id=rollout.pk).update(history_date=F("history_date") - timedelta(hours=hours_ago))
+    return MonitorCheck.objects.create(
+        rollout=rollout,
+        window_start=rollout.started_at,
+        window_end=timezone.now(),
+        decision="ok",
+        metrics={
+            "candidate": {"n": n, "conversations": n, "safety_flags": safety[0], "win_rate": win_rate},
+            "baseline": {"n": n, "conversations": n, "safety_flags": safety[1]},
+            "guards": [],
+            "win": {"win_rate": win_rate, "scored": [n, n]},
+        },
+    )

@@ -132,13 +132,13 @@ def test_smoke_results_are_recorded_for_each_step(shadow):
 
 
 def test_a_monitor_check_that_keeps_the_rollout_sends_disagreements_to_the_labeling_queue(shadow, traces, settings):
-    settings.ROLLOUT_MONITOR_MIN_SAMPLES = 1000  # insufficient data: no rollback, but pairs still get sampled
     base = traces.make(shadow, "baseline", 2, policy_id="gpt-4.1-mini", scrubbed=True, response=GOOD_REPLY)
     mirrored = traces.make(shadow, "shadow", 2, policy_id=shadow.candidate.model_id, scrubbed=True, response=BAD_REPLY)
     for b, s in zip(base, mirrored, strict=True):
         s.conversation_id, s.scrubbed_user_message = b.conversation_id, b.scrubbed_user_message
         s.save(update_fields=["conversation_id", "scrubbed_user_message"])
 
+    # The traces predate the rollout's start: no decision, but pairs still get sampled.
     assert monitor_rollout(shadow.pk) == "insufficient_data"
 
     assert MonitorCheck.objects.count() == 1

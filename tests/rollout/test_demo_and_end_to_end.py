@@ -4,7 +4,9 @@ one is rolled back automatically by the online monitor, with the reason on /roll
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from rollout.demo import demo_load
 from rollout.models import EvalSuite, Policy, PolicyStatus, Rollout, RolloutState
@@ -71,12 +73,27 @@ def test_a_candidate_goes_through_to_active_and_a_degraded_one_is_rolled_back(
     traces.make(rollout, "candidate", 300, policy_id=str(good.pk), error_rate=0.05, seed=2, ago_minutes=(0, 0))
     run_online_monitors()
     assert rollout.monitor_checks.get().decision == "ok"
-    call_command("rollout_step", "promote", str(rollout.pk), stdout=io.StringIO())
+    # Equal arms are no evidence of improvement: the rule refuses, an operator with the permission overrides.
+    with pytest.raises(CommandError, match="not enough evidence to promote"):
+        call_command("rollout_step", "promote", str(rollout.pk), stdout=io.StringIO())
+    get_user_model().objects.create_superuser("ops", password="pw")
+    call_command(
+        "rollout_step",
+        "promote",
+        str(rollout.pk),
+        "--override",
+        "--user",
+        "ops",
+        "--reason",
+        "demo",
+        stdout=io.StringIO(),
+    )
     assert _policy(agent_client, "c1") == {
         "model": good.model_id,
         "policy_id": good.pk,
         "rollout_id": None,
         "arm": "baseline",
+        "config": good.config,
     }
     training_run.refresh_from_db()
     assert training_run.gate["passed"] and training_run.rollout_ended_at and not training_run.rollback_reason

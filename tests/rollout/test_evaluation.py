@@ -127,12 +127,20 @@ def test_with_an_active_reward_model_the_win_rate_is_judged_by_it(oracle, candid
 
     run = eval_run(policy=candidate, suite=EvalSuite.objects.get(name="zeke-tools"), baseline=baseline)
 
-    assert run.scores["win_rate_judges"] == {"grader": 0, "reward_model": 12, "pass_fail": 0}
+    # The two call-no-tool cases get the same prose from both models: ties, not judged.
+    assert run.scores["win_rate_judges"] == {"identical": 2, "grader": 0, "reward_model": 10, "pass_fail": 0}
     assert run.scores["win_rate_note"] == ""
     assert 0.0 <= run.scores["win_rate"] <= 1.0
 
 
-def test_a_grader_case_is_judged_by_the_grader(oracle, candidate, baseline):
+def test_a_grader_case_is_judged_by_the_grader(oracle, candidate, baseline, fake_openai):
+    def wordier_baseline(body):
+        answer = oracle(body)
+        if body["model"] == baseline.model_id and answer.get("content"):
+            answer = {**answer, "content": answer["content"] + " Anything else?"}
+        return answer
+
+    fake_openai.chat_responder = wordier_baseline
     run = eval_run(policy=candidate, suite=EvalSuite.objects.get(name="zeke-regression"), baseline=baseline)
 
     assert run.scores["win_rate_judges"]["grader"] == 1
@@ -174,3 +182,33 @@ def test_the_time_budget_stops_new_cases_and_the_gate_counts_the_suite_as_failed
     assert not gate["passed"] and any(
         r.startswith(f"zeke-regression: run {run.pk} incomplete") for r in gate["reasons"]
     )
+
+
+def test_identical_replies_give_a_win_rate_of_exactly_one_half_whatever_their_latency(
+    oracle, candidate, baseline, active_reward_model, fake_openai
+):
+    def slow_candidate(body):
+        if body["model"] == candidate.model_id:
+            time.sleep(0.15)
+        return oracle(body)
+
+    fake_openai.chat_responder = slow_candidate
+
+    run = eval_run(policy=candidate, suite=EvalSuite.objects.get(name="zeke-tools"), baseline=baseline)
+
+    latencies = {r.case_id: r.output.get("latency_ms") for r in run.results.all()}
+    assert min(latencies.values()) >= 100  # the candidate really was slower
+    assert run.scores["win_rate"] == 0.5
+    assert run.scores["win_rate_judges"]["identical"] == 12
+
+
+def test_the_reward_model_judges_eval_replies_on_their_text_not_their_latency(candidate, db):
+    from rollout.evaluation import _scrubbed_item
+    from rollout.models import EvalCase
+
+    suite = EvalSuite.objects.create(name="t", kind="regression", threshold=0.5)
+    case = EvalCase.objects.create(
+        suite=suite, key="k", input={"messages": [{"role": "user", "content": "hi"}]}, expected={}
+    )
+
+    assert _scrubbed_item(case, {"text": "hello", "latency_ms": 9000}, candidate)["latency_ms"] is None

@@ -4,7 +4,7 @@ import pytest
 from django.utils import timezone
 
 from rollout.models import MonitorCheck, Policy, Rollout, RolloutState
-from rollout.monitors import mann_whitney, monitor_check, two_proportion_z
+from rollout.monitors import mann_whitney, monitor_check
 from rollout.tasks import monitor_rollout, run_online_monitors
 from traces.models import Trace
 
@@ -31,14 +31,6 @@ def _arms(traces, rollout, n=300, **candidate):
     )
 
 
-def test_the_two_proportion_z_test_is_one_sided():
-    z, p_value = two_proportion_z(30, 100, 10, 100)
-
-    assert z == pytest.approx(3.536, abs=1e-3)
-    assert p_value == pytest.approx(0.000203, abs=1e-5)
-    assert two_proportion_z(10, 100, 30, 100)[1] > 0.99
-
-
 def test_mann_whitney_win_rate_is_the_probability_of_outscoring():
     win_rate, p_value = mann_whitney([0.9, 0.8, 0.7], [0.1, 0.2, 0.3], alternative="less")
 
@@ -53,7 +45,7 @@ def test_an_injected_tool_error_degradation_rolls_back_automatically(rollout, tr
     assert check.decision == "rollback"
     assert check.metrics["candidate"]["tool_error_rate"] >= 0.15
     assert (
-        "tool_error_rate" in check.reason and "z=" in check.reason and "n=300 candidate / 300 baseline" in check.reason
+        "tool_error_rate" in check.reason and "e=" in check.reason and "n=300 candidate / 300 baseline" in check.reason
     )
     rollout.refresh_from_db()
     assert rollout.state == RolloutState.ROLLED_BACK and rollout.automatic_rollback
@@ -63,7 +55,7 @@ def test_an_injected_tool_error_degradation_rolls_back_automatically(rollout, tr
 
 
 def test_more_safety_flags_roll_back(rollout, traces):
-    _arms(traces, rollout, safety_rate=0.04)
+    _arms(traces, rollout, safety_rate=0.08)
 
     check = monitor_check(rollout_id=rollout.pk)
 
@@ -77,7 +69,7 @@ def test_slower_replies_roll_back_on_latency_p95(rollout, traces):
     check = monitor_check(rollout_id=rollout.pk)
 
     assert check.decision == "rollback"
-    assert "latency p95" in check.reason and "Mann-Whitney" in check.reason
+    assert "latency p95" in check.reason and "replies over" in check.reason
 
 
 def test_noise_does_not_roll_back(rollout, traces):
@@ -91,15 +83,27 @@ def test_noise_does_not_roll_back(rollout, traces):
     assert rollout.state == RolloutState.CANARY
 
 
-def test_below_the_minimum_sample_the_decision_is_insufficient_data(rollout, traces):
-    _arms(traces, rollout, n=50, error_rate=0.9)
+def test_with_no_baseline_trace_yet_the_decision_is_insufficient_data(rollout, traces):
+    traces.make(rollout, "candidate", 50, policy_id="c", error_rate=0.9)
 
     check = monitor_check(rollout_id=rollout.pk)
 
     assert check.decision == "insufficient_data"
-    assert "need 200 in each arm" in check.reason
+    assert "need one in each arm" in check.reason
     rollout.refresh_from_db()
     assert rollout.state == RolloutState.CANARY
+
+
+def test_fifty_traces_per_arm_are_enough_to_roll_back_a_gross_degradation(rollout, traces):
+    _arms(traces, rollout, n=50, error_rate=0.9)
+
+    assert monitor_check(rollout_id=rollout.pk).decision == "rollback"
+
+
+def test_a_few_traces_of_a_slightly_worse_candidate_do_not_roll_back(rollout, traces):
+    _arms(traces, rollout, n=20, error_rate=0.15)
+
+    assert monitor_check(rollout_id=rollout.pk).decision == "ok"
 
 
 def test_traces_from_before_the_rollout_started_are_ignored(rollout, traces):
@@ -131,7 +135,7 @@ def test_the_beat_sweeper_queues_one_check_per_running_rollout(rollout, traces):
     _arms(traces, rollout, n=20)
 
     assert run_online_monitors() == 1
-    assert MonitorCheck.objects.filter(rollout=rollout, decision="insufficient_data").count() == 1
+    assert MonitorCheck.objects.filter(rollout=rollout, decision="ok").count() == 1
 
 
 def test_a_lower_reward_model_win_rate_rolls_back(rollout, traces, active_reward_model):
@@ -165,3 +169,78 @@ def test_the_beat_sweeper_run_twice_stores_one_check(rollout, traces):
     run_online_monitors()
 
     assert MonitorCheck.objects.filter(rollout=rollout).count() == 1
+
+
+def test_received_traces_are_checked_before_any_filter_run(rollout, traces):
+    _arms(traces, rollout, error_rate=0.3)
+    Trace.objects.update(status="received")
+
+    assert monitor_check(rollout_id=rollout.pk).decision == "rollback"
+
+
+def _spy_on_scored_items(monkeypatch):
+    import rewards.services
+
+    seen = []
+    real = rewards.services.reward_model_predict
+
+    def spy(*, items, reward_model=None):
+        seen.extend(items)
+        return real(items=items, reward_model=reward_model)
+
+    monkeypatch.setattr(rewards.services, "reward_model_predict", spy)
+    return seen
+
+
+def test_the_win_rate_scores_received_replies_scrubbed_at_check_time(rollout, traces, active_reward_model, monkeypatch):
+    from .conftest import GOOD_REPLY
+
+    seen = _spy_on_scored_items(monkeypatch)
+    reply = f"{GOOD_REPLY} I sent it to maria.lopez@example.com."
+    traces.make(rollout, "baseline", 5, policy_id="b", response=reply, seed=3)
+    traces.make(rollout, "candidate", 5, policy_id="c", response=reply, seed=4)
+    Trace.objects.update(status="received")
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert check.metrics["candidate"]["win_rate"] is not None
+    assert len(seen) == 10
+    assert all("maria.lopez@example.com" not in item["final_response"] for item in seen)
+    assert all("<EMAIL_ADDRESS" in item["final_response"] for item in seen)
+    assert not Trace.objects.filter(rollout_id=rollout.pk).exclude(scrubbed_final_response="").exists()
+
+
+def test_empty_replies_are_never_scored_as_replies(rollout, traces, active_reward_model, monkeypatch):
+    seen = _spy_on_scored_items(monkeypatch)
+    traces.make(rollout, "baseline", 5, policy_id="b", response="", seed=3)
+    traces.make(rollout, "candidate", 5, policy_id="c", response="   ", seed=4)
+
+    check = monitor_check(rollout_id=rollout.pk)
+
+    assert seen == [] and check.metrics["candidate"]["win_rate"] is None
+    assert check.decision == "ok"
+
+
+def test_a_monitor_check_that_crashes_is_recorded_and_notified_then_retried(rollout, traces, monkeypatch):
+    from alerts.models import Notification
+    from rollout import monitors
+
+    _arms(traces, rollout, n=20)
+    monkeypatch.setattr(monitors, "monitor_evaluate", lambda **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        monitor_rollout(rollout.pk)
+    assert MonitorCheck.objects.get().decision == "error"
+    assert Notification.objects.get(kind="monitor_failed").payload == {"rollout_id": rollout.pk}
+
+    monkeypatch.undo()
+    assert monitor_rollout(rollout.pk) == "ok"
+
+
+def test_an_automatic_rollback_sends_a_notification(rollout, traces):
+    from alerts.models import Notification
+
+    _arms(traces, rollout, error_rate=0.3)
+    monitor_check(rollout_id=rollout.pk)
+
+    notification = Notification.objects.get(kind="rollback")
+    assert "rolled back automatically" in notification.subject and "tool_error_rate" in notification.body

@@ -10,6 +10,8 @@ from traces.models import Trace
 from traces.selectors import traces_eligible
 from zeke_rft.errors import ApplicationError
 
+from .conftest import record_promotion_evidence
+
 
 @pytest.fixture
 def nate(db):
@@ -42,6 +44,7 @@ def test_a_candidate_goes_shadow_canary_active_with_history(evaluated, baseline,
     assert rollout.gate["passed"] is True and rollout.gate["win_rate"] >= 0.5
     assert set(rollout.gate["smoke"]) == {"shadow", "canary"}
 
+    record_promotion_evidence(rollout)
     rollout = rollout_promote(rollout=rollout, user=nate, reason="monitors green for a day")
     assert rollout.state == RolloutState.ACTIVE and rollout.ended_at is not None
     assert _statuses(evaluated, baseline) == ["active", "retired"]
@@ -137,6 +140,7 @@ def test_a_failing_smoke_conversation_blocks_the_step_and_names_it(oracle, candi
 
 def test_an_unreachable_backend_blocks_promotion(canary, fake_openai):
     fake_openai.fail_next("/chat/completions", status=500, times=5)
+    record_promotion_evidence(canary)
 
     with pytest.raises(ApplicationError, match="conversation 'greeting'.*request failed"):
         rollout_promote(rollout=canary)
@@ -171,6 +175,7 @@ def test_rollback_restores_the_baseline_and_quarantines_the_candidates_traces(
 
 
 def test_rolling_back_a_promoted_candidate_reactivates_the_previous_policy(canary, baseline):
+    record_promotion_evidence(canary)
     promoted = rollout_promote(rollout=canary)
 
     rollout_rollback(rollout=promoted, reason="regressions reported after promotion")

@@ -29,6 +29,8 @@ os.environ["DATABASE_URL"] = f"{SERVER_URL}/{BENCH_DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zeke_rft.settings")
 os.environ["DEBUG"] = "false"  # measure as production runs (no query log, no debug toolbar)
 os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")  # the test client speaks plain http
 
 
 def _fresh_database() -> bool:

@@ -104,6 +104,7 @@ def _end_to_end(artifact: dict) -> bool:
     os.environ["TRACE_STORAGE_URL"] = f"{folder}/storage"
     os.environ["DEBUG"] = "false"  # no query log
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
+    os.environ.setdefault("ALLOWED_HOSTS", "testserver,127.0.0.1,localhost")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zeke_rft.settings")
     import django
 

@@ -28,6 +28,7 @@ def setup(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zeke_rft.settings")
     os.environ["LOG_LEVEL"] = "WARNING"
+    os.environ.setdefault("DEBUG", "true")  # in-process, no server: the dev settings are enough
     import django
 
     django.setup()

@@ -44,6 +44,7 @@ def setup_django() -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"  # a fresh database for every run
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "zeke_rft.settings")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DEBUG", "true")  # in-process, no server: the dev settings are enough
     import django
 
     django.setup()
@@ -204,7 +205,7 @@ def generate_traces(n: int, seed: int = 7) -> list[dict]:
 
 
 def string_leaves(trace: dict) -> list[str]:
-    from traces.scrubbing import iter_trace_leaves
+    from privacy.scrubbing import iter_trace_leaves
 
     return [leaf.text for leaf in iter_trace_leaves(trace) if leaf.text]
 
@@ -212,9 +213,9 @@ def string_leaves(trace: dict) -> list[str]:
 def bench_ours(traces: list[dict]) -> tuple[float, dict]:
     from django.utils import timezone
 
+    from privacy.scrubbing import get_scrubber
     from traces.filtering import filter_run
     from traces.models import Trace
-    from traces.scrubbing import get_scrubber
     from traces.services import agent_create
 
     get_scrubber()  # model load is not part of the throughput
@@ -235,7 +236,7 @@ def bench_ours(traces: list[dict]) -> tuple[float, dict]:
 
 
 def bench_presidio(traces: list[dict]) -> float:
-    from traces.scrubbing import build_default_presidio
+    from privacy.scrubbing import build_default_presidio
 
     analyzer, anonymizer = build_default_presidio()
     analyzer.analyze("warm up John Smith", language="en")
@@ -248,8 +249,8 @@ def bench_presidio(traces: list[dict]) -> float:
 
 
 def recall_both() -> tuple[dict, dict]:
-    from traces.pii_eval import evaluate, load_samples, scrubber_detect
-    from traces.scrubbing import build_default_presidio
+    from privacy.pii_eval import evaluate, load_samples, scrubber_detect
+    from privacy.scrubbing import build_default_presidio
 
     samples = load_samples()
     ours = evaluate(samples, scrubber_detect())

@@ -167,7 +167,9 @@ class PreferenceAdmin(SimpleHistoryAdmin):
 
 @admin.register(RewardEvent)
 class RewardEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "trace", "reward", "source", "reward_model_version", "uncertainty", "rule", "created_at")
+    list_display = (
+        "id", "trace", "reward", "source", "reward_model_version", "uncertainty", "rule", "agent_source", "created_at"
+    )  # fmt: skip
     list_filter = ("source", "reward_model_version", "created_at")
     raw_id_fields = ("trace", "score_card")
     actions = [export_csv]

@@ -198,6 +198,7 @@ class RewardSource(models.TextChoices):
     HUMAN = "human", "Human score card"
     MODEL = "model", "Reward model"
     RULE = "rule", "Rule"
+    AGENT = "agent", "Agent (posted with the trace)"
 
 
 class RewardEvent(models.Model):
@@ -213,6 +214,8 @@ class RewardEvent(models.Model):
     reward_model_version = models.CharField(max_length=50, blank=True, default="")
     uncertainty = models.FloatField(null=True, blank=True, help_text="Model's uncertainty, for queue priority")
     rule = models.CharField(max_length=50, blank=True, default="")
+    # For source=agent: what the agent says the reward came from ("thumbs_up", "task_completed", ...).
+    agent_source = models.CharField(max_length=50, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -224,6 +227,10 @@ class RewardEvent(models.Model):
                 fields=["trace", "reward_model_version"],
                 condition=Q(source="model"),
                 name="reward_event_unique_model_score",
+            ),
+            # One agent reward per trace: the first one posted stands (a retry cannot change it).
+            models.UniqueConstraint(
+                fields=["trace"], condition=Q(source="agent"), name="reward_event_unique_agent_reward"
             ),
         ]
         indexes = [

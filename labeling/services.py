@@ -34,6 +34,7 @@ from labeling.rubrics import (  # noqa: F401  (re-exported: the rubric writes ar
     rubric_update,
     rubric_validate_dimensions,
 )
+from privacy.scrub import reviewer_texts_scrub
 from traces.models import TaskCategory, Trace
 from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
@@ -82,6 +83,33 @@ def reward_events_record_model(*, rows: list[dict], reward_model_version: str) -
         if row["trace_id"] not in existing
     ]
     RewardEvent.objects.bulk_create(new_events, batch_size=1000, ignore_conflicts=True)
+    return len(new_events)
+
+
+def reward_events_record_agent(*, rows: list[dict]) -> int:
+    """Store rewards agents posted with their traces: rows of {"trace_id", "reward", "reward_source"}.
+
+    Kept apart from human and model rewards (source `agent`). One per trace: the
+    first one posted stands, so re-posting a trace (a retry) is safe. Returns how many were new.
+    """
+    if not rows:
+        return 0
+    existing = set(
+        RewardEvent.objects.filter(
+            source=RewardSource.AGENT, trace_id__in=[row["trace_id"] for row in rows]
+        ).values_list("trace_id", flat=True)
+    )
+    new_events = {
+        row["trace_id"]: RewardEvent(
+            trace_id=row["trace_id"],
+            reward=float(row["reward"]),
+            source=RewardSource.AGENT,
+            agent_source=row.get("reward_source") or "",
+        )
+        for row in rows
+        if row["trace_id"] not in existing
+    }
+    RewardEvent.objects.bulk_create(list(new_events.values()), batch_size=1000, ignore_conflicts=True)
     return len(new_events)
 
 
@@ -310,14 +338,14 @@ def scorecard_submit(
     scores = {"success": success, "helpfulness": helpfulness, "tone_alignment": tone_alignment, "safety": safety}
     _scores_validate(scores, task_category=task_category, complexity=complexity)
     _texts_validate(safety_notes=safety_notes, correction=correction, rationale=rationale)
-    fields = {
-        "task_category": task_category,
-        "complexity": complexity,
+    typed = {
         "safety_notes": (safety_notes or "").strip(),
         "correction": (correction or "").strip(),
         "corrected_tool_calls": tool_calls_validate(corrected_tool_calls),
         "rationale": (rationale or "").strip(),
     }
+    # what a reviewer types reaches datasets and exports: scrubbed before it is stored
+    fields = {"task_category": task_category, "complexity": complexity, **reviewer_texts_scrub(texts=typed)}
     task_id = task.pk if task is not None else task_id
     if card is None and task_id is None and trace is None:
         raise ValidationError({"trace": "a trace, task or card is required"})
@@ -389,6 +417,7 @@ def label_task_skip(*, reviewer, reason: str, task: LabelTask | None = None, tas
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "say why you skip this item"})
+    reason = reviewer_texts_scrub(texts={"reason": reason})["reason"]
     task = _task_claim(task_id=task.pk if task is not None else task_id, reviewer=reviewer)
     if task.status == TaskStatus.DONE:
         raise ApplicationError("This item is already scored; edit the score card instead.")
@@ -429,6 +458,7 @@ def preference_submit(
     if choice not in PreferenceChoice.values:
         raise ValidationError({"choice": "choose a, b or tie"})
     _texts_validate(rationale=rationale)
+    rationale = reviewer_texts_scrub(texts={"rationale": (rationale or "").strip()})["rationale"]
     task = _task_claim(task_id=task.pk if task is not None else task_id, reviewer=reviewer)
     if task.kind != TaskKind.PREFERENCE or not isinstance(task.pair, dict):
         raise ApplicationError("This item has no A/B pair to compare.")
@@ -442,7 +472,6 @@ def preference_submit(
     preference.response_a, preference.response_b = side_a.get("response", ""), side_b.get("response", "")
     preference.trajectory_a, preference.trajectory_b = side_a.get("tool_calls"), side_b.get("tool_calls")
     preference.policy_a, preference.policy_b = side_a.get("policy_id", ""), side_b.get("policy_id", "")
-    rationale = (rationale or "").strip()
     preference.choice, preference.rationale = choice, rationale
     preference.task_category = trace.task_category
     history_set(preference, user=reviewer, reason=_reason_text("chose" if created else "changed", rationale))
@@ -456,3 +485,22 @@ def preference_submit(
 
 
 from labeling.queueing import label_queue_build  # noqa: E402,F401  (re-exported: the queue build is a service)
+
+
+@transaction.atomic
+def labels_forget(*, trace_ids: list[int]) -> dict[str, int]:
+    """Delete everything labeling holds on these traces — reward events, score cards, label tasks, preferences —
+    and their history rows (a score card's history keeps the reviewer's correction). Returns counts by kind.
+
+    Called by `manage.py forget` before the traces themselves are deleted.
+    """
+    counts = {
+        "reward_events": RewardEvent.objects.filter(trace_id__in=trace_ids).delete()[0],
+        "score_cards": ScoreCard.objects.filter(trace_id__in=trace_ids).count(),
+        "label_tasks": LabelTask.objects.filter(trace_id__in=trace_ids).count(),
+        "preferences": Preference.objects.filter(trace_id__in=trace_ids).count(),
+    }
+    for model in (ScoreCard, LabelTask, Preference):
+        model.objects.filter(trace_id__in=trace_ids).delete()
+        model.history.filter(trace_id__in=trace_ids).delete()
+    return counts

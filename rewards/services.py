@@ -346,6 +346,17 @@ def _notify_agreement(check: AgreementCheck) -> None:
     )
 
 
+def reward_model_recalibrate(*, day: date | None = None) -> dict:
+    """The pipeline's `recalibrate` step and `recalibrate_reward_model`: agreement check of the active model
+    against reviewers, then this week's spot checks into the queue. Safe to run twice."""
+    day = day or timezone.localdate()
+    check = agreement_check_run(window_end=day)
+    agreement = (
+        None if check is None else {"id": check.pk, "n": check.n, "spearman": check.spearman, "alert": check.alert}
+    )
+    return {"agreement": agreement, "spot_checks": spot_checks_queue(day=day)}
+
+
 def reward_model_weekly(*, day: date | None = None) -> dict:
     """The weekly job: agreement check and spot checks for the active model, then retrain,
     evaluate and maybe promote. Safe to run twice (same data → same version, no new row)."""

@@ -15,8 +15,13 @@ class PolicyApi(APIView):
         policy_id = serializers.IntegerField()
         rollout_id = serializers.IntegerField(allow_null=True)
         arm = serializers.CharField()
+        config = serializers.JSONField(help_text="How to call the model: system prompt version, temperature, ...")
         shadow_model = serializers.CharField(required=False)
         shadow_policy_id = serializers.IntegerField(required=False)
+        shadow_config = serializers.JSONField(required=False)
+        # Set for a self-served open-weights policy: the agent sends its chat calls there.
+        base_url = serializers.CharField(required=False)
+        shadow_base_url = serializers.CharField(required=False)
 
     @extend_schema(
         parameters=[

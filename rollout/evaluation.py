@@ -79,14 +79,16 @@ class _Budget:
             self.tokens += tokens
 
 
-def _complete_case(client, budget: _Budget, case: EvalCase, policy: Policy, baseline: Policy | None):
+def _complete_case(clients: dict, budget: _Budget, case: EvalCase, policy: Policy, baseline: Policy | None):
     if not budget.allows_start():
         return case, None, None
-    output = chat_complete(client, model=policy.model_id, case_input=case.input, config=policy.config)
+    output = chat_complete(clients[policy.pk], model=policy.model_id, case_input=case.input, config=policy.config)
     budget.spend(output.get("tokens", 0))
     baseline_output = None
     if baseline is not None:
-        baseline_output = chat_complete(client, model=baseline.model_id, case_input=case.input, config=baseline.config)
+        baseline_output = chat_complete(
+            clients[baseline.pk], model=baseline.model_id, case_input=case.input, config=baseline.config
+        )
         budget.spend(baseline_output.get("tokens", 0))
     return case, output, baseline_output
 
@@ -229,18 +231,19 @@ def eval_runs_recover() -> int:
 
 def eval_run(*, policy: Policy, suite: EvalSuite, baseline: Policy | None = None) -> EvalRun:
     """Run every case of `suite` against `policy` (and `baseline`), store per-case results and scores."""
-    from zeke_rft.openai_client import openai_client
+    from zeke_rft.openai_client import policy_client
 
     if baseline is not None and baseline.pk == policy.pk:
         baseline = None
-    client = openai_client()
+    # Each policy through its own server when its config names a base_url (a self-served open-weights model).
+    clients = {p.pk: policy_client(p.config) for p in (policy, baseline) if p is not None}
     eval_runs_recover()
     run = EvalRun.objects.create(suite=suite, policy=policy, baseline=baseline, status=EvalRunStatus.RUNNING)
     cases = list(suite.cases.all())
     budget = _Budget(max_seconds=settings.EVAL_MAX_SECONDS, max_tokens=settings.EVAL_MAX_TOKENS)
     try:
         with ThreadPoolExecutor(max_workers=max(1, settings.EVAL_CONCURRENCY)) as pool:
-            completed = list(pool.map(lambda case: _complete_case(client, budget, case, policy, baseline), cases))
+            completed = list(pool.map(lambda case: _complete_case(clients, budget, case, policy, baseline), cases))
         rows, results, pairs = [], [], []
         for case, output, baseline_output in completed:
             if output is None:

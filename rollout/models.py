@@ -26,6 +26,8 @@ class Policy(models.Model):
     )
     # The configuration agents need to call it (system prompt version, temperature, ...), diffed on the dashboard.
     config = models.JSONField(default=dict, blank=True)
+    # Where a trained policy came from: base model, dataset hash, reward-model version, training config.
+    lineage = models.JSONField(default=dict, blank=True)
     notes = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 

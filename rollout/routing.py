@@ -18,7 +18,8 @@ def arm_bucket(*, salt: str, conversation_id: str) -> float:
 
 
 def policy_route(*, modality: str, conversation_id: str) -> dict:
-    """Which model answers this conversation: {model, policy_id, rollout_id, arm} (+ shadow_model in shadow mode)."""
+    """Which model answers this conversation: {model, policy_id, rollout_id, arm, config}
+    (+ shadow_model, shadow_policy_id, shadow_config in shadow mode)."""
     if modality not in Modality.values:
         raise ValidationError({"modality": f"must be one of {', '.join(Modality.values)}, got {modality!r}"})
     if len(conversation_id) > CONVERSATION_ID_MAX_LENGTH:
@@ -40,13 +41,35 @@ def policy_route(*, modality: str, conversation_id: str) -> dict:
             f"no active policy for modality {modality!r}: promote one (admin → Policies) before agents ask",
             status=404,
         )
-    answer = {"model": baseline.model_id, "policy_id": baseline.pk, "rollout_id": None, "arm": "baseline"}
+    answer = {
+        "model": baseline.model_id,
+        "policy_id": baseline.pk,
+        "rollout_id": None,
+        "arm": "baseline",
+        "config": baseline.config,
+    }
+    answer |= _served_by(baseline)
     if rollout is None:
         return answer
     answer["rollout_id"] = rollout.pk
     if rollout.state == RolloutState.SHADOW:
         answer["shadow_model"] = rollout.candidate.model_id
         answer["shadow_policy_id"] = rollout.candidate.pk
+        answer["shadow_config"] = rollout.candidate.config
+        answer |= _served_by(rollout.candidate, prefix="shadow_")
     elif arm_bucket(salt=rollout.salt, conversation_id=conversation_id) < rollout.traffic_percent:
-        answer.update(model=rollout.candidate.model_id, policy_id=rollout.candidate.pk, arm="candidate")
+        answer.pop("base_url", None)
+        answer.update(
+            model=rollout.candidate.model_id,
+            policy_id=rollout.candidate.pk,
+            arm="candidate",
+            config=rollout.candidate.config,
+        )
+        answer |= _served_by(rollout.candidate)
     return answer
+
+
+def _served_by(policy: Policy, *, prefix: str = "") -> dict:
+    """`base_url` of the OpenAI-compatible server of a self-served policy (absent: the agent's usual endpoint)."""
+    base_url = (policy.config or {}).get("base_url")
+    return {f"{prefix}base_url": base_url} if base_url else {}

@@ -44,7 +44,7 @@ def policy_history(*, modality: str, limit: int = 30) -> list[dict]:
     versions: dict[int, list] = {}
     for version in Policy.history.filter(id__in=ids).order_by("history_date", "history_id"):
         versions.setdefault(version.id, []).append(version)
-    parents = {p.pk: p.config for p in Policy.objects.filter(pk__in={r.parent_id for r in records if r.parent_id})}
+    parents = {p.pk: p for p in Policy.objects.filter(pk__in={r.parent_id for r in records if r.parent_id})}
     rows = []
     for record in records:
         chain = versions[record.id]
@@ -53,10 +53,17 @@ def policy_history(*, modality: str, limit: int = 30) -> list[dict]:
         changes = []
         if previous is not None:
             delta = record.diff_against(previous, excluded_fields=["created_at"])
-            changes = [{"field": c.field, "old": c.old, "new": c.new} for c in delta.changes if c.field != "config"]
+            changes = [
+                {"field": c.field, "old": c.old, "new": c.new}
+                for c in delta.changes
+                if c.field not in ("config", "lineage")
+            ]
             config_changes = config_diff(previous.config, record.config)
+            lineage_changes = config_diff(previous.lineage, record.lineage)
         else:
-            config_changes = config_diff(parents.get(record.parent_id, {}), record.config)
+            parent = parents.get(record.parent_id)
+            config_changes = config_diff(getattr(parent, "config", {}), record.config)
+            lineage_changes = config_diff(getattr(parent, "lineage", {}), record.lineage)
         rows.append(
             {
                 "record": record,
@@ -66,6 +73,7 @@ def policy_history(*, modality: str, limit: int = 30) -> list[dict]:
                 "reason": record.history_change_reason or "",
                 "changes": changes,
                 "config_changes": config_changes,
+                "lineage_changes": lineage_changes,
                 "created": previous is None,
             }
         )

@@ -22,16 +22,54 @@ from zeke_rft.history import history_set
 RUNNING_STATES = (RolloutState.SHADOW, RolloutState.CANARY)
 
 
+def policy_lineage(*, training_run) -> dict:
+    """What a trained candidate records about its making (shown in the policy history diff)."""
+    if training_run is None:
+        return {}
+    config = {key: value for key, value in (training_run.config or {}).items() if key != "grader"}
+    grader = (training_run.config or {}).get("grader") or {}
+    return {
+        "training_run": training_run.pk,
+        "base_model": training_run.base_model,
+        "dataset_sha256": training_run.dataset.sha256,
+        "dataset_stage": training_run.dataset.stage,
+        "reward_model_version": training_run.reward_model_version,
+        "training_config_hash": training_run.config_hash,
+        "training_config": config,
+        "grader": {"type": grader.get("type"), "calculate_output": grader.get("calculate_output")},
+    }
+
+
+# Where one model is served, not how it behaves: a candidate never inherits these from its parent.
+SERVING_KEYS = ("base_url", "served_model_name", "base_model", "adapter", "method", "artifact")
+
+
+def _inherited_config(parent) -> dict:
+    config = parent.config if parent is not None else {}
+    return {key: value for key, value in config.items() if key not in SERVING_KEYS}
+
+
 @transaction.atomic
-def policy_register_candidate(*, model_id: str, modality: str, training_run=None, user=None, parent=None) -> Policy:
-    """Register a fine-tuned model as a candidate policy. Safe to call twice: one row per (model_id, modality)."""
+def policy_register_candidate(
+    *, model_id: str, modality: str, training_run=None, user=None, parent=None, config: dict | None = None
+) -> Policy:
+    """Register a fine-tuned model as a candidate policy. Safe to call twice: one row per (model_id, modality).
+    The candidate inherits its parent's config (system prompt version, temperature, ...) overlaid by `config`,
+    what agents need to call this model (a self-served model's `base_url`, its artifact); a parent's serving
+    keys are not inherited. It records its lineage."""
     existing = Policy.objects.select_for_update().filter(model_id=model_id, modality=modality).first()
     if existing is not None:
         return existing
     if parent is None:
         parent = Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first()
     policy = Policy(
-        model_id=model_id, modality=modality, training_run=training_run, parent=parent, status=PolicyStatus.CANDIDATE
+        model_id=model_id,
+        modality=modality,
+        training_run=training_run,
+        parent=parent,
+        status=PolicyStatus.CANDIDATE,
+        config=_inherited_config(parent) | (config or {}),
+        lineage=policy_lineage(training_run=training_run),
     )
     history_set(policy, user=user, reason=f"candidate from training run {getattr(training_run, 'pk', None)}")
     policy.save()

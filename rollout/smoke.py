@@ -42,7 +42,7 @@ def _check(expectation: str, output: dict) -> str | None:
 
 def smoke_run(*, policy: Policy) -> dict:
     """Check /api/agents/status in-process, then each scripted conversation against `policy`."""
-    from zeke_rft.openai_client import openai_client
+    from zeke_rft.openai_client import policy_client
     from zeke_rft.status import system_status
 
     status = system_status()
@@ -51,7 +51,7 @@ def smoke_run(*, policy: Policy) -> dict:
             f"smoke test failed: /api/agents/status is not ok (database reachable: {status['database']['reachable']}, "
             f"broker: {status['broker']})"
         )
-    client = openai_client(max_retries=1)
+    client = policy_client(policy.config, max_retries=1)
     results = []
     for name, case_input, expectation in SMOKE_CONVERSATIONS:
         output = chat_complete(client, model=policy.model_id, case_input=case_input, config=policy.config)

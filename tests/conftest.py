@@ -6,6 +6,9 @@ from django.db import connection
 # A real worker on Redis, shared by every test that runs as production does.
 from tests.celery_worker import producer, redis_broker, worker  # noqa: F401
 
+# An S3 server (moto) for the storage tests.
+from tests.s3 import s3_endpoint, s3_storage_url  # noqa: F401
+
 # Live-server browser tests call the ORM from Playwright's event loop thread.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

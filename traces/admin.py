@@ -2,11 +2,12 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models.constants import LOOKUP_SEP
 from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
-from traces.models import Agent, Trace
+from traces.models import Agent, ForgetRequest, Trace
 from traces.services import agent_create, agent_revoke_token, agent_rotate_token, agent_update
 
 RAW_TEXT_PERMISSION = "traces.view_raw_text"
@@ -123,6 +124,13 @@ SCRUBBED_FIELDS = (
 )
 
 
+def raw_columns() -> set[str]:
+    """Columns holding what an agent sent (before the nightly scrub): the text and JSON fields it writes."""
+    from traces.scrub_fields import scrubbed_field_names
+
+    return set(scrubbed_field_names()) - {"task_category", "modality", "arm"}  # choices: no free text
+
+
 def _can_see_raw(request) -> bool:
     return request.user.has_perm(RAW_TEXT_PERMISSION)
 
@@ -147,6 +155,8 @@ class TraceAdmin(admin.ModelAdmin):
         "secrets_redacted",
         "occurred_at",
     )
+    scrubbed_list_display = ("id", "agent", "scrubbed_conversation", "task_category", "status", "message_preview",
+                             "tool_call_count", "secrets_redacted", "occurred_at")  # fmt: skip
     list_filter = ("agent", "status", "task_category", "modality", "quarantined")
     date_hierarchy = "occurred_at"
     list_select_related = ("agent",)
@@ -154,20 +164,59 @@ class TraceAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_search_fields(self, request):
-        text = ("user_message", "final_response") if _can_see_raw(request) else ()
-        return ("=conversation_id", "=external_id", *text, "scrubbed_user_message", "scrubbed_final_response")
+        if not _can_see_raw(request):
+            return ("scrubbed_user_message", "scrubbed_final_response")
+        return ("=conversation_id", "=external_id", "user_message", "final_response", "scrubbed_user_message",
+                "scrubbed_final_response")  # fmt: skip
+
+    def get_list_display(self, request):
+        return self.list_display if _can_see_raw(request) else self.scrubbed_list_display
+
+    def get_sortable_by(self, request):
+        return [name for name in self.get_list_display(request) if _can_see_raw(request) or name not in raw_columns()]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        """No filtering on raw columns (`?user_message__startswith=…` would read raw text by guessing)."""
+        if lookup.split(LOOKUP_SEP)[0] in raw_columns() and (request is None or not _can_see_raw(request)):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_ordering(self, request):
+        ordering = super().get_ordering(request) or ()
+        if _can_see_raw(request):
+            return ordering
+        return [name for name in ordering if name.lstrip("-").split(LOOKUP_SEP)[0] not in raw_columns()]
 
     def get_fields(self, request, obj=None):
-        text = RAW_FIELDS if _can_see_raw(request) else ()
+        if not _can_see_raw(request):
+            return (
+                ("agent", "modality", "status", "drop_reason"),
+                ("task_category", "arm", "rollout_id"),
+                ("occurred_at", "received_at", "latency_ms"),
+                ("secrets_redacted", "quarantined"),
+                "scrubbed_metadata",
+                *SCRUBBED_FIELDS,
+            )
         return (
             ("agent", "modality", "status", "drop_reason"),
             ("external_id", "conversation_id"),
             ("task_category", "policy_id", "arm", "rollout_id"),
             ("occurred_at", "received_at", "latency_ms"),
             ("flags", "selected_tools", "secrets_redacted", "quarantined"),
-            *text,
+            *RAW_FIELDS,
+            "scrubbed_metadata",
             *SCRUBBED_FIELDS,
         )
+
+    @admin.display(description="conversation")
+    def scrubbed_conversation(self, trace):
+        return (trace.scrubbed_fields or {}).get("conversation_id", "(not scrubbed yet)")
+
+    @admin.display(description="scrubbed metadata")
+    def scrubbed_metadata(self, trace):
+        if trace.scrubbed_fields is None:
+            return "(not scrubbed yet)"
+        return format_html("<pre>{}</pre>", _pretty(trace.scrubbed_fields))
 
     def get_readonly_fields(self, request, obj=None):
         return [name for row in self.get_fields(request, obj) for name in (row if isinstance(row, tuple) else (row,))]
@@ -407,3 +456,21 @@ def _filter_admin():
 
 
 FilterRunAdmin, RawPurgeAdmin = _filter_admin()
+
+
+@admin.register(ForgetRequest)
+class ForgetRequestAdmin(admin.ModelAdmin):
+    """Deletions on request (`manage.py forget`): read-only, and holding no deleted content."""
+
+    list_display = ("id", "requested_at", "requested_by_name", "selector", "value_sha256", "reason", "counts")
+    list_filter = ("selector", "requested_at")
+    readonly_fields = [field.name for field in ForgetRequest._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -3,13 +3,15 @@
 Status rule: every item accepted → 201; every item a duplicate → 200; every item
 rejected → 400 (413 when any of them was over a size limit); any mix → 207. The
 body always lists one result per item, in order. Fields a trace does not define
-are ignored and named back in that item's `ignored_fields`.
+are kept in its `extra` and named back in that item's `extra_fields`. The seed's
+shape (tool_args/tool_results, latency, flags as an object) is accepted too.
 """
 
 import json
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
@@ -178,16 +180,13 @@ class TraceIngestApi(APIView):
             except TraceTooLarge as exc:
                 clean, errors, ignored, too_large = {}, {exc.field_name: [str(exc)]}, [], True
             if ignored:
-                result["ignored_fields"] = [_echo(name) for name in ignored]
+                result["extra_fields"] = [_echo(name) for name in ignored]
             if errors:
                 result.update(status="rejected", id=None, errors=errors)
             else:
                 valid.append((result, clean))
             results.append(result)
-        for (result, _clean), stored in zip(
-            valid, traces_ingest(agent=agent, traces=[clean for _result, clean in valid]), strict=True
-        ):
-            result.update(stored)
+        _store(agent, valid)
         body = {
             kind: sum(1 for result in results if result["status"] == kind)
             for kind in ("accepted", "duplicate", "rejected")
@@ -196,6 +195,23 @@ class TraceIngestApi(APIView):
         if ignored_top_level:
             body["ignored_fields"] = [_echo(name) for name in ignored_top_level]
         return Response(body, status=_answer_status(results, too_large))
+
+
+def _store(agent, valid: list[tuple[dict, dict]]) -> None:
+    """Store the valid items and fill in their results; an agent's `reward` becomes an `agent` RewardEvent."""
+    from labeling.services import reward_events_record_agent  # labeling sits above traces: imported late
+
+    with transaction.atomic():  # a trace and the reward posted with it are stored together
+        stored = traces_ingest(agent=agent, traces=[clean for _result, clean in valid])
+        reward_events_record_agent(
+            rows=[
+                {"trace_id": answer["id"], "reward": clean["reward"], "reward_source": clean["reward_source"]}
+                for (_result, clean), answer in zip(valid, stored, strict=True)
+                if clean.get("reward") is not None
+            ]
+        )
+    for (result, _clean), answer in zip(valid, stored, strict=True):
+        result.update(answer)
 
 
 def _external_id_of(item):

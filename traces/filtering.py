@@ -26,11 +26,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from traces import rules as rules_module
-from traces.models import FilterRun, FilterRunStatus, RawPurge, Trace, TraceStatus
+from traces.models import FilterRun, FilterRunStatus, OtelPendingSpan, RawPurge, Trace, TraceStatus
+from traces.scrub_fields import trace_scrub_input, trace_scrub_output
 
 logger = logging.getLogger(__name__)
 
 SCRUB_FIELDS = [
+    "scrubbed_fields",
     "status",
     "drop_reason",
     "drop_detail",
@@ -62,12 +64,7 @@ def _pending(*, day: date | None, refilter: bool) -> Q:
 
 
 def _trace_dict(trace: Trace) -> dict:
-    return {
-        "user_message": trace.user_message,
-        "context": trace.context,
-        "tool_calls": trace.tool_calls,
-        "final_response": trace.final_response,
-    }
+    return trace_scrub_input(trace)
 
 
 def _lock_dedupe_keys(keys: list[str]) -> None:
@@ -81,7 +78,7 @@ def _lock_dedupe_keys(keys: list[str]) -> None:
 
 def _process_batch(traces: list[Trace], *, run: FilterRun, dry_run: bool, enabled, now) -> dict[str, int]:
     """Scrub, check and (unless dry_run) write one batch; returns rule name → drops (and "eligible")."""
-    from traces.scrubbing import get_scrubber
+    from privacy.scrubbing import get_scrubber
 
     scrubber = get_scrubber()
     originals = [_trace_dict(t) for t in traces]
@@ -123,11 +120,10 @@ def _process_batch(traces: list[Trace], *, run: FilterRun, dry_run: bool, enable
             # the scrubbed copy still holds PII: keep none of it
             trace.scrubbed_user_message, trace.scrubbed_context = "", None
             trace.scrubbed_tool_calls, trace.scrubbed_final_response = None, ""
+            trace.scrubbed_fields = None
         else:
-            trace.scrubbed_user_message = clean.user_message
-            trace.scrubbed_context = clean.context
-            trace.scrubbed_tool_calls = clean.tool_calls
-            trace.scrubbed_final_response = clean.final_response
+            for name, value in trace_scrub_output(clean.fields).items():
+                setattr(trace, name, value)
     if not dry_run:
         Trace.objects.bulk_update(traces, SCRUB_FIELDS)
     return counts
@@ -271,8 +267,10 @@ def raw_purge(*, trigger: str, user=None, now: datetime | None = None) -> RawPur
         purged = (
             Trace.objects.filter(occurred_at__lt=cutoff, raw_purged_at__isnull=True, scrubbed_at__isnull=False)
             .exclude(status=TraceStatus.RECEIVED)
-            .update(user_message="", context={}, tool_calls=[], final_response="", raw_purged_at=now)
+            .update(user_message="", context={}, tool_calls=[], final_response="", extra={}, raw_purged_at=now)
         )
+        # OTLP spans still waiting for their turn are raw text too: kept no longer than the traces.
+        OtelPendingSpan.objects.filter(received_at__lt=cutoff).delete()
         record = RawPurge.objects.create(
             cutoff=cutoff, purged=purged, trigger=trigger, triggered_by=user if getattr(user, "pk", None) else None
         )

@@ -76,6 +76,8 @@ class Trace(models.Model):
     flags = models.JSONField(default=list, blank=True)
     policy_id = models.CharField(max_length=200, blank=True, default="")
     rollout_id = models.PositiveBigIntegerField(null=True, blank=True)
+    # Posted fields the schema does not define (secrets redacted like the rest), kept rather than dropped.
+    extra = models.JSONField(default=dict, blank=True)
     arm = models.CharField(max_length=10, choices=TraceArm.choices, blank=True, default="")
     task_category = models.CharField(max_length=20, choices=TaskCategory.choices, default=TaskCategory.OTHER)
     occurred_at = models.DateTimeField()
@@ -93,6 +95,9 @@ class Trace(models.Model):
     scrubbed_context = models.JSONField(null=True, blank=True)
     scrubbed_tool_calls = models.JSONField(null=True, blank=True)
     scrubbed_final_response = models.TextField(blank=True, default="")
+    scrubbed_fields = models.JSONField(
+        null=True, blank=True, help_text="scrubbed copies of every other field (metadata, extra JSON) by field name"
+    )
     pii_found = models.JSONField(default=dict, blank=True, help_text="entity type → count")
     scrubbed_at = models.DateTimeField(null=True, blank=True)
     raw_purged_at = models.DateTimeField(null=True, blank=True)
@@ -198,3 +203,46 @@ class PartitionExport(models.Model):
 
     def __str__(self):
         return f"{self.day}: {self.rows} rows"
+
+
+class OtelPendingSpan(models.Model):
+    """A GenAI span that arrived before the agent turn it belongs to (OTLP exporters send child spans first).
+
+    Kept (secrets redacted) until its turn's root span arrives, then folded into that trace and deleted.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+    span = models.JSONField(help_text="The span's fields (traces.otlp.Span), secrets redacted")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "trace_id", "span_id"], name="otel_pending_span_unique"),
+        ]
+        indexes = [models.Index(fields=["agent", "trace_id"], name="otel_pending_trace")]
+
+    def __str__(self):
+        return f"{self.trace_id}:{self.span_id}"
+
+
+class ForgetRequest(models.Model):
+    """A deletion on request (`manage.py forget`): who, when, what kind of selector and how many rows went.
+
+    Holds no deleted content: the selector's value is kept only as its sha256.
+    """
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    requested_by_name = models.CharField(max_length=150, blank=True, default="", help_text="Who ran it")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    selector = models.CharField(max_length=20, help_text="conversation | external_id | text")
+    value_sha256 = models.CharField(max_length=64, help_text="sha256 of the value asked for (not the value)")
+    reason = models.CharField(max_length=300, blank=True, default="")
+    counts = models.JSONField(default=dict, help_text="kind → rows deleted, partitions rewritten, datasets marked")
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self):
+        return f"ForgetRequest #{self.pk} ({self.selector}, {self.counts.get('traces', 0)} traces)"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from traces.scrubbing import PLACEHOLDER_RE
+from privacy.scrubbing import PLACEHOLDER_RE
 from zeke_rft.hashing import canonical_json, sha256_bytes
 
 

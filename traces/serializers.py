@@ -16,11 +16,12 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from traces.models import TaskCategory, TraceArm
+from traces.seed_schema import seed_normalize
 
 
 @dataclass(frozen=True)
 class FieldSpec:
-    kind: str  # str | int | object | json | str_list | tool_calls | choice | datetime
+    kind: str  # str | int | unit_float | object | json | str_list | tool_calls | choice | datetime
     required: bool = False
     default: object = None
     max_length: int | None = None
@@ -52,12 +53,31 @@ TRACE_FIELDS = {
     "tool_calls": FieldSpec("tool_calls", default=list, help_text="[{name, args, result, error, latency_ms}]"),
     "final_response": FieldSpec("str", default=""),
     "latency_ms": FieldSpec("int", nullable=True),
-    "flags": FieldSpec("str_list", default=list, max_length=100, help_text='e.g. "timeout", "tool_error", "safety"'),
+    "flags": FieldSpec(
+        "str_list",
+        default=list,
+        max_length=100,
+        help_text='e.g. ["timeout", "safety:pii"]; or the seed\'s object {"safety": true | "reason", "quality": "low"}',
+        extra={"schema": "json"},
+    ),
     "policy_id": FieldSpec("str", default="", max_length=200, help_text="The model id that answered."),
     "task_category": FieldSpec("choice", default=TaskCategory.OTHER, choices=tuple(TaskCategory.values)),
     "occurred_at": FieldSpec("datetime", help_text="ISO 8601; no offset means UTC; defaults to receipt time."),
     "rollout_id": FieldSpec("int", nullable=True),
     "arm": FieldSpec("choice", default="", choices=tuple(TraceArm.values)),
+    "reward": FieldSpec(
+        "unit_float", nullable=True, help_text="The agent's own reward in [0, 1] (e.g. 1 for a thumbs up)."
+    ),
+    "reward_source": FieldSpec(
+        "str", default="", max_length=50, help_text='Where the reward came from, e.g. "thumbs_up".'
+    ),
+}
+
+# The seed's names (traces/seed_schema.py), mapped onto the fields above before the check; for the schema.
+SEED_FIELDS = {
+    "tool_args": FieldSpec("json", help_text="The seed's shape: an array parallel to selected_tools, or {tool: args}."),
+    "tool_results": FieldSpec("json", help_text="Parallel to selected_tools, or {tool: result}."),
+    "latency": FieldSpec("number", nullable=True, help_text="The seed's name for latency_ms (milliseconds)."),
 }
 
 # Text fields longer than INGEST_MAX_FIELD_CHARS are refused with 413; JSON fields by their encoded length.
@@ -115,6 +135,12 @@ def _check_value(spec: FieldSpec, value):
         if not 0 <= value <= MAX_INT:
             return None, f"Must be between 0 and {MAX_INT}."
         return value, None
+    if kind == "unit_float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None, f"Must be a number between 0 and 1, got {_json_type(value)}."
+        if not 0 <= value <= 1:
+            return None, f"Must be between 0 and 1, got {value}."
+        return float(value), None
     if kind == "object":
         return (value, None) if isinstance(value, dict) else (None, f"Must be a JSON object, got {_json_type(value)}.")
     if kind == "json":
@@ -169,7 +195,8 @@ def _check_tool_calls(value):
             first_field, messages = next(iter(errors.items()))
             return None, f"Item {index}: {first_field}: {messages[0]}"
         complete = False
-        calls.append(clean)
+        # Nothing posted is dropped: fields a tool call does not define stay in it (and are named back).
+        calls.append({**clean, **{key: item for key, item in call.items() if key not in TOOL_CALL_FIELDS}})
     # Calls that already had exactly the five fields pass through as posted (so their JSON encoding can be reused).
     return (value if complete else calls), None
 
@@ -204,44 +231,76 @@ def _check_object(specs: dict, data: dict):
             errors[name] = [error]
         else:
             clean[name] = value
-    ignored = [name for name in data if name not in specs]
-    return clean, errors, ignored
+    extra = [name for name in data if name not in specs]
+    return clean, errors, extra
 
 
 def trace_input_check(data) -> tuple[dict, dict, list[str]]:
-    """Check one posted trace: (clean data, field → messages, ignored field names).
+    """Check one posted trace: (clean data, field → messages, names of the fields kept in `extra`).
 
-    Raises TraceTooLarge when a text field is over INGEST_MAX_FIELD_CHARS.
+    The seed's shape (tool_args/tool_results, latency, flags as an object) is mapped
+    first; fields the schema does not define are kept in `clean["extra"]`.
+    Raises TraceTooLarge when a field is over INGEST_MAX_FIELD_CHARS.
     """
     if not isinstance(data, dict):
         return {}, {"non_field_errors": [f"Each trace must be a JSON object, got {_json_type(data)}."]}, []
+    data, seed_errors = seed_normalize(data)
     limit = settings.INGEST_MAX_FIELD_CHARS
     for name in TRACE_TEXT_FIELDS:
         value = data.get(name)
         if isinstance(value, str) and len(value) > limit:
             raise TraceTooLarge(name, len(value), limit)
-    encoded = {}
-    storage_errors = {}
-    for name in TRACE_JSON_FIELDS:
-        value = data.get(name)
-        if isinstance(value, dict | list) and value:
-            try:
-                encoded[name] = json.dumps(value, ensure_ascii=False)
-            except RecursionError:
-                storage_errors[name] = ["Nested too deeply."]
-                continue
-            if len(encoded[name]) > limit:
-                raise TraceTooLarge(name, len(encoded[name]), limit)
-            if error := _unstorable(encoded[name], value) or _too_deep(encoded[name]):
-                storage_errors[name] = [error]
-    clean, errors, ignored = _check_object(TRACE_FIELDS, data)
+    extra = {name: value for name, value in data.items() if name not in TRACE_FIELDS}
+    encoded, storage_errors = _encode_json_fields({**data, "extra": extra}, limit)
+    clean, errors, extra_names = _check_object(TRACE_FIELDS, data)
     errors.update(storage_errors)
-    ignored += _ignored_tool_call_fields(data.get("tool_calls"))
+    errors.update(seed_errors)
+    if clean.get("reward_source") and clean.get("reward") is None:
+        errors["reward_source"] = ["Given without reward: send reward too (a number between 0 and 1)."]
+    extra_names += _extra_tool_call_fields(data.get("tool_calls"))
     if not errors:
+        clean["extra"] = extra
         clean.setdefault("occurred_at", timezone.now())
         # Only what passed through unchanged: tool calls missing a field were rebuilt with defaults.
-        clean[ENCODED_JSON] = {name: text for name, text in encoded.items() if clean[name] is data[name]}
-    return clean, errors, ignored
+        clean[ENCODED_JSON] = {
+            name: text for name, text in encoded.items() if name != "extra" and clean[name] is data[name]
+        }
+    return clean, errors, extra_names
+
+
+def _encode_json_fields(data: dict, limit: int) -> tuple[dict, dict]:
+    """JSON fields encoded once: (name → text, name → storage errors). Raises TraceTooLarge."""
+    encoded, errors = {}, {}
+    for name in (*TRACE_JSON_FIELDS, "extra"):
+        value = data.get(name)
+        if not (isinstance(value, dict | list) and value):
+            continue
+        try:
+            encoded[name] = json.dumps(value, ensure_ascii=False)
+        except RecursionError:
+            errors[name] = ["Nested too deeply."]
+            continue
+        if len(encoded[name]) > limit:
+            raise TraceTooLarge(name, len(encoded[name]), limit)
+        if error := _unstorable(encoded[name], value) or _too_deep(encoded[name]):
+            if name == "extra":  # name the posted field, not our container
+                errors.update(_extra_errors(value))
+            else:
+                errors[name] = [error]
+    return encoded, errors
+
+
+def _extra_errors(extra: dict) -> dict:
+    errors = {}
+    for name, value in extra.items():
+        text = json.dumps(value, ensure_ascii=False)
+        if error := _unstorable(text, value) or _unstorable(name) or _too_deep(text):
+            errors[_echo_name(name)] = [error]
+    return errors or {"extra": ["Contains a value that cannot be stored."]}
+
+
+def _echo_name(name: str) -> str:
+    return name if name.isascii() else name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 MAX_JSON_DEPTH = 32
@@ -297,7 +356,7 @@ def _too_deep(encoded: str) -> str | None:
     return f"Nested deeper than {MAX_JSON_DEPTH} levels." if deepest > MAX_JSON_DEPTH else None
 
 
-def _ignored_tool_call_fields(calls) -> list[str]:
+def _extra_tool_call_fields(calls) -> list[str]:
     if not isinstance(calls, list):
         return []
     return [
@@ -314,6 +373,12 @@ def _ignored_tool_call_fields(calls) -> list[str]:
 
 def _drf_field(spec: FieldSpec):
     common = {"required": spec.required, "allow_null": spec.nullable, "help_text": spec.help_text or None}
+    if spec.kind == "json" or spec.extra.get("schema") == "json":
+        return serializers.JSONField(**common)
+    if spec.kind == "unit_float":
+        return serializers.FloatField(min_value=0, max_value=1, **common)
+    if spec.kind == "number":
+        return serializers.FloatField(min_value=0, **common)
     if spec.kind == "str":
         return serializers.CharField(max_length=spec.max_length, allow_blank=spec.allow_blank, **common)
     if spec.kind == "choice":
@@ -322,8 +387,6 @@ def _drf_field(spec: FieldSpec):
         return serializers.IntegerField(min_value=0, max_value=MAX_INT, **common)
     if spec.kind == "object":
         return serializers.DictField(**common)
-    if spec.kind == "json":
-        return serializers.JSONField(**common)
     if spec.kind == "str_list":
         return serializers.ListField(child=serializers.CharField(max_length=spec.max_length), **common)
     if spec.kind == "datetime":
@@ -341,7 +404,10 @@ def _serializer_from(name: str, specs: dict, doc: str):
 
 ToolCallInputSerializer = _serializer_from("ToolCallInput", TOOL_CALL_FIELDS, "One tool call of a trace.")
 TraceInputSerializer = _serializer_from(
-    "TraceInput", TRACE_FIELDS, "One trace. Fields not listed are ignored and named back in `ignored_fields`."
+    "TraceInput",
+    {**TRACE_FIELDS, **SEED_FIELDS},
+    "One trace, in our fields or the seed's (tool_args/tool_results, latency, flags as an object). "
+    "Fields not listed are kept in the trace's `extra` and named back in `extra_fields`.",
 )
 
 
@@ -357,7 +423,11 @@ class TraceItemResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
     id = serializers.IntegerField(allow_null=True, help_text="The stored trace's id (for a duplicate too).")
     errors = serializers.DictField(required=False, help_text="field → messages, for a rejected item")
-    ignored_fields = serializers.ListField(child=serializers.CharField(), required=False)
+    extra_fields = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Posted fields the schema does not define, kept in the trace's extra (tool_calls[i].x inside calls).",
+    )
     secrets_redacted = serializers.IntegerField(required=False)
 
 
@@ -366,7 +436,9 @@ class TraceIngestResponseSerializer(serializers.Serializer):
     duplicate = serializers.IntegerField()
     rejected = serializers.IntegerField()
     results = TraceItemResultSerializer(many=True)
-    ignored_fields = serializers.ListField(child=serializers.CharField(), required=False)
+    ignored_fields = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="Top-level keys of a batch besides traces."
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

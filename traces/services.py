@@ -7,8 +7,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 
+from privacy.secrets import secrets_may_contain, secrets_redact_fields, secrets_redact_json, secrets_redact_text
 from traces.models import Agent, Modality, Trace, TraceStatus
-from traces.secrets import secrets_may_contain, secrets_redact_fields
 from traces.serializers import ENCODED_JSON
 from traces.tokens import token_generate, token_hash
 from zeke_rft.history import history_set
@@ -99,11 +99,15 @@ def traces_release(*, policy_id: str, user=None) -> int:
 
 # --- Ingestion ----------------------------------------------------------------
 
-REDACTED_FIELDS = ("user_message", "final_response", "context", "tool_calls")
 _INPUT_FIELDS = (
     "external_id", "conversation_id", "user_message", "context", "selected_tools", "tool_calls", "final_response",
-    "latency_ms", "flags", "policy_id", "rollout_id", "arm", "task_category", "occurred_at",
+    "latency_ms", "flags", "policy_id", "rollout_id", "arm", "task_category", "occurred_at", "extra",
 )  # fmt: skip
+
+
+def _redactable(values: dict) -> dict:
+    """Every text and JSON value of a trace: secrets are looked for in all of them (keys and tool names too)."""
+    return {name: value for name, value in values.items() if isinstance(value, str | list | dict)}
 
 
 def _trace_values(*, agent: Agent, data: dict) -> tuple[dict, dict, int]:
@@ -112,21 +116,36 @@ def _trace_values(*, agent: Agent, data: dict) -> tuple[dict, dict, int]:
     `data` may carry the JSON encodings its check made (ENCODED_JSON); a trace with
     no secret trigger anywhere reuses them and costs one pre-check.
     """
-    values = {name: data[name] for name in _INPUT_FIELDS}
+    values = {name: data[name] for name in _INPUT_FIELDS if name in data}
+    values.setdefault("extra", {})
     encoded = dict(data.get(ENCODED_JSON) or {})
-    for name in ("context", "tool_calls"):
-        if name not in encoded and values[name]:
+    for name in ("context", "tool_calls", "extra"):
+        if name not in encoded and values.get(name):
             encoded[name] = json.dumps(values[name], ensure_ascii=False)
     secrets_found = 0
-    if secrets_may_contain("\n".join((values["user_message"], values["final_response"], *encoded.values()))):
-        redacted, secrets_found = secrets_redact_fields({name: values[name] for name in REDACTED_FIELDS})
+    redactable = _redactable(values)
+    blob = "\n".join(
+        value if isinstance(value, str) else encoded.get(name) or json.dumps(value, ensure_ascii=False, default=str)
+        for name, value in redactable.items()
+    )
+    if secrets_may_contain(blob):
+        redacted, secrets_found = secrets_redact_fields(redactable)
         if secrets_found:
+            changed = {name for name, value in redacted.items() if value != values[name]}
             values.update(redacted)
-            encoded = {name: text for name, text in encoded.items() if name not in REDACTED_FIELDS}
+            encoded = {name: text for name, text in encoded.items() if name not in changed}
     values.update(
         agent_id=agent.pk, modality=agent.modality, secrets_redacted=secrets_found, status=TraceStatus.RECEIVED
     )
     return values, encoded, secrets_found
+
+
+def _external_id_redacted(data: dict) -> dict:
+    """The idempotency key without secrets, before it is used as a key: the same raw id gives the same key."""
+    external_id = data["external_id"]
+    if not secrets_may_contain(external_id):
+        return data
+    return {**data, "external_id": secrets_redact_text(external_id)[0]}
 
 
 def traces_ingest(*, agent: Agent, traces: list[dict]) -> list[dict]:
@@ -138,6 +157,7 @@ def traces_ingest(*, agent: Agent, traces: list[dict]) -> list[dict]:
     the insert skips conflicting rows and ids are read back by external_id, so
     every answer for one external_id carries the same id.
     """
+    traces = [_external_id_redacted(data) for data in traces]
     first_by_external_id: dict[str, int] = {}
     for index, data in enumerate(traces):
         first_by_external_id.setdefault(data["external_id"], index)
@@ -232,3 +252,78 @@ def _traces_insert_copy(prepared: list[tuple[dict, dict]]) -> dict[str, int]:
             "ON CONFLICT (agent_id, external_id) DO NOTHING RETURNING external_id, id"
         )
         return dict(cursor.fetchall())
+
+
+# --- OTLP spans waiting for their turn -------------------------------------------
+
+
+def otel_pending_load(*, agent: Agent, trace_ids: set[str]) -> list:
+    """Spans kept from earlier exports of these traces (traces.otlp.Span objects)."""
+    from traces.models import OtelPendingSpan
+    from traces.otlp import otlp_span_from_json
+
+    rows = OtelPendingSpan.objects.filter(agent=agent, trace_id__in=trace_ids).order_by("id")
+    return [otlp_span_from_json(row.span) for row in rows]
+
+
+def otel_pending_save(*, agent: Agent, keep: list[dict], consumed: list[tuple[str, str]]) -> None:
+    """Keep GenAI spans whose turn has not arrived (secrets redacted first); drop those a turn has taken."""
+    from traces.models import OtelPendingSpan
+
+    rows = []
+    for span in keep:
+        attributes, _found = secrets_redact_json(span["attributes"])
+        events, _found = secrets_redact_json(span["events"])
+        span = {**span, "attributes": attributes, "events": events}
+        rows.append(OtelPendingSpan(agent=agent, trace_id=span["trace_id"], span_id=span["span_id"], span=span))
+    OtelPendingSpan.objects.bulk_create(rows, ignore_conflicts=True)
+    by_trace: dict[str, list[str]] = {}
+    for trace_id, span_id in consumed:
+        by_trace.setdefault(trace_id, []).append(span_id)
+    for trace_id, span_ids in by_trace.items():
+        OtelPendingSpan.objects.filter(agent=agent, trace_id=trace_id, span_id__in=span_ids).delete()
+
+
+# --- Forgetting on request ------------------------------------------------------
+
+
+@transaction.atomic
+def traces_forget(*, trace_ids: list[int], match_text: str | None = None) -> dict[str, int]:
+    """Delete these traces, the OTLP spans still waiting that hold the same conversation or text, and
+    rewrite the Parquet partitions that held them. Labeling's rows must be gone first (labels_forget)."""
+    from traces.models import OtelPendingSpan, PartitionExport
+    from traces.partitions import partition_export
+
+    traces = Trace.objects.filter(pk__in=trace_ids)
+    days = {timezone.localtime(when).date() for when in traces.values_list("occurred_at", flat=True)}
+    needles = [value.casefold() for value in [match_text, *traces.values_list("conversation_id", flat=True)] if value]
+    pending = [
+        row.pk
+        for row in OtelPendingSpan.objects.all().iterator()
+        if any(needle in json.dumps(row.span, ensure_ascii=False).casefold() for needle in needles)
+    ]
+    counts = {
+        "traces": traces.delete()[0],
+        "otel_pending_spans": OtelPendingSpan.objects.filter(pk__in=pending).delete()[0],
+    }
+    exported = PartitionExport.objects.filter(day__in=days).values_list("day", flat=True)
+    for day in sorted(exported):
+        partition_export(day=day)
+    counts["partitions_rewritten"] = len(exported)
+    return counts
+
+
+def forget_request_record(*, selector: str, value: str, counts: dict, reason: str = "", user=None, name: str = ""):
+    """Record a deletion (who, when, what kind, how many) without the deleted content."""
+    import hashlib
+
+    from traces.models import ForgetRequest
+
+    return ForgetRequest.objects.create(
+        requested_by=user if getattr(user, "pk", None) else None,
+        requested_by_name=name or getattr(user, "username", "") or "",
+        selector=selector,
+        value_sha256=hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest(),
+        reason=reason[:300],
+        counts=counts,
+    )

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from training import services
-from training.models import DatasetBuild, TrainingEvent, TrainingRun
+from training.models import DatasetBuild, TrainingEvent, TrainingRun, TRLJob
 from zeke_rft.errors import ApplicationError
 
 
@@ -32,15 +32,16 @@ class DatasetBuildAdmin(SimpleHistoryAdmin):
         "stage",
         "modality",
         "status",
+        "stale",
         "reward_model_version",
         "train",
         "validation",
         "created_at",
     )
-    list_filter = ("status", "stage", "modality")
+    list_filter = ("status", "stale", "stage", "modality")
     search_fields = ("sha256",)
     readonly_fields = [f.name for f in DatasetBuild._meta.fields]
-    actions = ["start_training"]
+    actions = ["start_training", "start_training_trl"]
 
     @admin.display(description="hash")
     def short_hash(self, obj):
@@ -63,6 +64,16 @@ class DatasetBuildAdmin(SimpleHistoryAdmin):
             queryset,
             lambda build: services.training_run_create(dataset=build, user=request.user),
             "queued",
+        )
+
+    @admin.action(description="Start an open-weights training run (TRL, default config) on the selected builds")
+    def start_training_trl(self, request, queryset):
+        _each(
+            self,
+            request,
+            queryset,
+            lambda build: services.training_run_create(dataset=build, backend="trl", user=request.user),
+            "queued on the training queue",
         )
 
 
@@ -113,3 +124,19 @@ class TrainingRunAdmin(SimpleHistoryAdmin):
     @admin.action(description="Resume the job")
     def resume(self, request, queryset):
         _each(self, request, queryset, lambda run: services.training_run_resume(run=run, user=request.user), "resumed")
+
+
+@admin.register(TRLJob)
+class TRLJobAdmin(admin.ModelAdmin):
+    """The open-weights backend's own job records (read-only: the worker and the run's actions write them)."""
+
+    list_display = ("job_id", "run", "status", "control", "fine_tuned_model", "updated_at")
+    list_filter = ("status",)
+    search_fields = ("job_id", "fine_tuned_model")
+    readonly_fields = [f.name for f in TRLJob._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

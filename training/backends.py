@@ -133,7 +133,14 @@ def _error_message(exc) -> str:
     return str(error.get("message") or exc.message)
 
 
-BACKENDS = {"openai": OpenAIBackend}
+def _trl_backend():
+    # Imported on use: the open-weights backend lives in its own package and needs the training extra.
+    from training.openweights.backend import TRLBackend
+
+    return TRLBackend()
+
+
+BACKENDS = {"openai": OpenAIBackend, "trl": _trl_backend}
 
 
 def get_backend(name: str | None = None) -> RFTBackend:

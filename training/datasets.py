@@ -381,3 +381,30 @@ def _record(*, sha, manifest, files, status, error, user) -> tuple[DatasetBuild,
     except IntegrityError:  # a concurrent build with the same inputs won
         return DatasetBuild.objects.get(sha256=sha), False
     return build, True
+
+
+def dataset_files_drop_traces(*, build, trace_ids: set[int]) -> None:
+    """Rewrite a build's files without the rows of `trace_ids` (rows carry trace_id; supervised rows follow
+    their split's rows one for one)."""
+    storage = get_storage()
+    for split in ("train", "validation"):
+        if split not in build.files:
+            continue
+        rows = [json.loads(line) for line in storage.read_bytes(build.files[split]["key"]).splitlines() if line]
+        keep = [row.get("trace_id") not in trace_ids for row in rows]
+        _rewrite(build, split, lambda index, row, keep=keep: keep[index])
+        _rewrite(build, f"supervised_{split}", lambda index, row, keep=keep: index >= len(keep) or keep[index])
+        _rewrite(build, f"preferences_{split}", lambda index, row: row.get("trace_id") not in trace_ids)
+
+
+def _rewrite(build, name: str, keep) -> None:
+    entry = build.files.get(name)
+    if not entry:
+        return
+    storage = get_storage()
+    rows = [json.loads(line) for line in storage.read_bytes(entry["key"]).splitlines() if line]
+    kept = [row for index, row in enumerate(rows) if keep(index, row)]
+    if len(kept) != len(rows):
+        data = _jsonl(kept)
+        storage.write_bytes(entry["key"], data)
+        build.files[name] = {**entry, "rows": len(kept), "sha256": sha256_bytes(data)}

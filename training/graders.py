@@ -85,33 +85,46 @@ def rubric_prompt(rubric: dict | None) -> str:
     return "\n".join(lines)
 
 
-def grader_from_rubric(*, rubric: dict | None, tool_weight: float = 0.4, model: str | None = None) -> dict:
-    """The `multi` grader sent to the backend: tool-call correctness (python) and the rubric (score_model)."""
+def grader_from_rubric(
+    *,
+    rubric: dict | None,
+    tool_weight: float = 0.4,
+    model: str | None = None,
+    reward_model_grader: dict | None = None,
+    reward_model_weight: float = 0.0,
+) -> dict:
+    """The `multi` grader sent to the backend: tool-call correctness (python), the rubric (score_model) and,
+    when given, the reward model exported as a python grader (rewards.export), weighted by the config:
+    tool_weight · tool_calls + reward_model_weight · reward_model + (the rest) · rubric."""
     if not 0.0 <= tool_weight <= 1.0:
         raise GraderError(f"tool_weight must be within [0, 1], got {tool_weight}")
-    rubric_weight = round(1.0 - tool_weight, 6)
-    return {
-        "type": "multi",
-        "name": "zeke_reward",
-        "graders": {
-            "tool_calls": {"type": "python", "name": "tool_calls", "source": TOOL_CALLS_GRADER_SOURCE},
-            "rubric": {
-                "type": "score_model",
-                "name": "rubric",
-                "model": model or settings.OPENAI_GRADER_MODEL,
-                "input": [
-                    {"role": "system", "content": rubric_prompt(rubric)},
-                    {
-                        "role": "user",
-                        "content": "Rubric: {{item.rubric}}\nReference answer: {{item.reference_answer}}\n"
-                        "Reply: {{sample.output_text}}",
-                    },
-                ],
-                "range": [0, 1],
-            },
+    if reward_model_grader is None:
+        reward_model_weight = 0.0
+    if not 0.0 <= reward_model_weight <= 1.0 - tool_weight:
+        raise GraderError(f"reward_model_weight must be within [0, 1 - tool_weight], got {reward_model_weight}")
+    rubric_weight = round(1.0 - tool_weight - reward_model_weight, 6)
+    graders = {
+        "tool_calls": {"type": "python", "name": "tool_calls", "source": TOOL_CALLS_GRADER_SOURCE},
+        "rubric": {
+            "type": "score_model",
+            "name": "rubric",
+            "model": model or settings.OPENAI_GRADER_MODEL,
+            "input": [
+                {"role": "system", "content": rubric_prompt(rubric)},
+                {
+                    "role": "user",
+                    "content": "Rubric: {{item.rubric}}\nReference answer: {{item.reference_answer}}\n"
+                    "Reply: {{sample.output_text}}",
+                },
+            ],
+            "range": [0, 1],
         },
-        "calculate_output": f"{tool_weight} * tool_calls + {rubric_weight} * rubric",
     }
+    formula = f"{tool_weight} * tool_calls + {rubric_weight} * rubric"
+    if reward_model_grader is not None:
+        graders["reward_model"] = {**reward_model_grader, "name": "reward_model"}
+        formula += f" + {reward_model_weight} * reward_model"
+    return {"type": "multi", "name": "zeke_reward", "graders": graders, "calculate_output": formula}
 
 
 def grader_offline(grader: dict) -> dict:

@@ -24,6 +24,9 @@ class DatasetBuild(models.Model):
     files = models.JSONField(default=dict)
     status = models.CharField(max_length=10, choices=DatasetStatus.choices, default=DatasetStatus.SUCCEEDED)
     error = models.TextField(blank=True, default="")
+    # Set when traces it included were forgotten (manage.py forget): their rows left its files; rebuild before use.
+    stale = models.BooleanField(default=False)
+    stale_reason = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -33,7 +36,8 @@ class DatasetBuild(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return f"dataset {self.sha256[:12]} (stage {self.stage}, {self.modality})"
+        stale = ", stale" if self.stale else ""
+        return f"dataset {self.sha256[:12]} (stage {self.stage}, {self.modality}{stale})"
 
 
 class TrainingStatus(models.TextChoices):
@@ -69,6 +73,9 @@ class TrainingRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True, help_text="latest metrics and per-step reward curve")
     checkpoints = models.JSONField(default=list, blank=True)
     fine_tuned_model = models.CharField(max_length=300, blank=True, default="")
+    serving = models.JSONField(
+        default=dict, blank=True, help_text="how a self-hosted backend's model is served (base_url, artifact)"
+    )
     # Written by the rollout stage through training.services.
     gate = models.JSONField(default=dict, blank=True, help_text="offline gate decision and numbers")
     eval_scores = models.JSONField(default=dict, blank=True)
@@ -113,3 +120,34 @@ class TrainingEvent(models.Model):
 
     def __str__(self):
         return f"{self.run_id}: {self.message[:50]}"
+
+
+class TRLJob(models.Model):
+    """A job of the open-weights backend (training.openweights): what OpenAI keeps on its side for its jobs.
+
+    The worker on the `training` queue writes status, events and checkpoints; the admin's cancel/pause/resume
+    write `control`, which a trainer callback reads between steps. They write different columns.
+    """
+
+    job_id = models.CharField(max_length=64, unique=True)
+    run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="trl_jobs")
+    # model, training_file, validation_file, method, suffix, metadata, seed (what create_job received)
+    spec = models.JSONField(default=dict)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=TrainingStatus.choices, default=TrainingStatus.QUEUED)
+    control = models.CharField(max_length=10, blank=True, default="", help_text="pause | cancel, read between steps")
+    events = models.JSONField(default=list, blank=True)
+    checkpoints = models.JSONField(default=list, blank=True)
+    fine_tuned_model = models.CharField(max_length=300, blank=True, default="")
+    # {"key", "sha256", "bytes", "lora", "base_model", "base_url"}: the final model or adapter in storage
+    artifact = models.JSONField(default=dict, blank=True)
+    error = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "TRL job"
+
+    def __str__(self):
+        return f"{self.job_id} ({self.status})"

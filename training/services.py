@@ -17,6 +17,7 @@ from training.models import (
     TrainingRun,
     TrainingStatus,
 )
+from training.openweights.config import trl_config_resolve
 from training.selectors import rubric_current
 from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
@@ -83,6 +84,7 @@ TOP_LEVEL_RULES = {
     "batch_size": (int, 1, 256),
     "episode_length": (int, 1, 50),
     "tool_weight": (float, 0.0, 1.0),
+    "reward_model_weight": (float, 0.0, 1.0),
     "seed": (int, 0, 2**31 - 1),
 }
 
@@ -96,6 +98,7 @@ def training_config_default(*, dataset: DatasetBuild) -> dict:
         "batch_size": 8,
         "episode_length": 1 if dataset.stage == 1 else 4,
         "tool_weight": 0.4,
+        "reward_model_weight": 0.2,  # used when the dataset names a reward model (else 0 and no such grader)
         "seed": 42,
         "hyperparameters": {
             "n_epochs": 1,
@@ -116,10 +119,14 @@ def _check_number(field: str, value, rule) -> None:
         raise ValidationError({field: f"must be {'an integer' if kind is int else 'a number'} in [{low}, {high}]"})
 
 
-def training_config_resolve(*, dataset: DatasetBuild, base_model: str | None = None, overrides: dict | None) -> dict:
-    """Defaults + overrides, checked (ValidationError names the field), plus base_model and the grader."""
+def training_config_resolve(
+    *, dataset: DatasetBuild, base_model: str | None = None, overrides: dict | None, backend: str = "openai"
+) -> dict:
+    """Defaults + overrides, checked (ValidationError names the field), plus base_model and the grader; the
+    open-weights backend (`trl`) adds its own section (training/openweights/config.py)."""
     overrides = dict(overrides or {})
     config = training_config_default(dataset=dataset)
+    trl_overrides = overrides.pop("trl", None)
     hyperparameters = overrides.pop("hyperparameters", None) or {}
     if not isinstance(hyperparameters, dict):
         raise ValidationError({"config.hyperparameters": "must be an object"})
@@ -149,12 +156,33 @@ def training_config_resolve(*, dataset: DatasetBuild, base_model: str | None = N
         config["hyperparameters"][key] = value
     if "batch_size" in overrides and "batch_size" not in hyperparameters:
         config["hyperparameters"]["batch_size"] = config["batch_size"]
-    config["base_model"] = base_model or config_base_model or settings.OPENAI_BASE_MODEL
-    rubric = rubric_current()
-    config["grader"] = grader or graders.grader_from_rubric(
-        rubric=rubric.dimensions if rubric else None, tool_weight=config["tool_weight"]
-    )
+    default_model = settings.TRL_BASE_MODEL if backend == "trl" else settings.OPENAI_BASE_MODEL
+    config["base_model"] = base_model or config_base_model or default_model
+    if backend == "trl":
+        config["trl"] = trl_config_resolve(trl_overrides, batch_size=config["batch_size"])
+    elif trl_overrides is not None:
+        raise ValidationError({"config.trl": "only for the trl backend (start_training --backend trl)"})
+    if config["tool_weight"] + config["reward_model_weight"] > 1.0:
+        raise ValidationError({"config.reward_model_weight": "tool_weight + reward_model_weight must be at most 1"})
+    config["grader"] = grader or _grader_default(dataset, config)
     return config
+
+
+def _grader_default(dataset: DatasetBuild, config: dict) -> dict:
+    """The rubric's multi grader, with the dataset's reward model (the one that scored its traces) inside."""
+    from rewards.export import reward_model_python_grader
+    from rewards.models import RewardModel
+
+    rubric = rubric_current()
+    reward_model = RewardModel.objects.filter(version=dataset.reward_model_version).first()
+    if reward_model is None:
+        config["reward_model_weight"] = 0.0
+    return graders.grader_from_rubric(
+        rubric=rubric.dimensions if rubric else None,
+        tool_weight=config["tool_weight"],
+        reward_model_grader=reward_model_python_grader(model=reward_model) if reward_model else None,
+        reward_model_weight=config["reward_model_weight"],
+    )
 
 
 # --- Training runs ------------------------------------------------------------------
@@ -169,14 +197,23 @@ def _already_submitted(dataset: DatasetBuild, existing: TrainingRun) -> Applicat
 
 
 def training_run_create(
-    *, dataset: DatasetBuild, base_model: str | None = None, config: dict | None = None, user=None
+    *,
+    dataset: DatasetBuild,
+    base_model: str | None = None,
+    config: dict | None = None,
+    backend: str | None = None,
+    user=None,
 ) -> TrainingRun:
-    """Record a run for dataset + config and queue its submission (on commit). Refuses without a backend
-    (no API key), for a dataset that did not build, and for a dataset + config submitted before."""
-    backends.get_backend()
+    """Record a run for dataset + config on a backend (default TRAINING_BACKEND) and queue its submission (on
+    commit). Refuses without a usable backend (no API key, no training extra), for a dataset that did not
+    build, and for a dataset + config submitted before."""
+    backend = backend or settings.TRAINING_BACKEND
+    backends.get_backend(backend)
     if dataset.status != DatasetStatus.SUCCEEDED:
         raise ApplicationError(f"dataset {dataset.sha256[:12]} did not build ({dataset.status}): {dataset.error}")
-    full = training_config_resolve(dataset=dataset, base_model=base_model, overrides=config)
+    if dataset.stale:
+        raise ApplicationError(f"dataset {dataset.sha256[:12]} is stale: {dataset.stale_reason} Build a new one.")
+    full = training_config_resolve(dataset=dataset, base_model=base_model, overrides=config, backend=backend)
     config_hash = sha256_json(full)
     existing = TrainingRun.objects.filter(dataset=dataset, config_hash=config_hash).first()
     if existing is not None:
@@ -184,7 +221,7 @@ def training_run_create(
     run = TrainingRun(
         dataset=dataset,
         reward_model_version=dataset.reward_model_version,
-        backend=settings.TRAINING_BACKEND,
+        backend=backend,
         base_model=full["base_model"],
         modality=dataset.modality,
         config=full,
@@ -197,10 +234,24 @@ def training_run_create(
             run.save()
     except IntegrityError:  # the same submission raced us
         raise _already_submitted(dataset, TrainingRun.objects.get(dataset=dataset, config_hash=config_hash)) from None
+    transaction.on_commit(lambda: _queue_submission(run))
+    return run
+
+
+def _queue_submission(run: TrainingRun) -> None:
+    """Queue the submit task; with the broker down, take the run back so no `pending` run is left behind."""
+    from kombu.exceptions import OperationalError
+
     from training.tasks import submit_training_run
 
-    transaction.on_commit(lambda: submit_training_run.delay(run.pk))
-    return run
+    try:
+        submit_training_run.delay(run.pk)
+    except OperationalError as exc:
+        TrainingRun.objects.filter(pk=run.pk, status=TrainingStatus.PENDING, job_id="").delete()
+        raise ApplicationError(
+            f"the Celery broker is unreachable ({exc}); no training run was created — start the broker and try again",
+            status=503,
+        ) from exc
 
 
 def _job_metadata(run: TrainingRun) -> dict:
@@ -222,6 +273,8 @@ def _apply_job(run: TrainingRun, job: dict) -> bool:
     if error.get("message"):
         run.error = f"{error.get('code') or 'error'}: {error['message']}"
     run.fine_tuned_model = job.get("fine_tuned_model") or run.fine_tuned_model
+    if job.get("policy_config"):
+        run.serving = job["policy_config"]
     if run.status in TERMINAL_TRAINING_STATUSES and run.finished_at is None:
         run.finished_at = timezone.now()
     return run.status != before
@@ -242,15 +295,19 @@ def training_run_submit(*, run_id: int) -> TrainingRun:
         job = backend.find_job(metadata=_job_metadata(run)) if run.files else None
         if job is None:
             _upload_files(run, backend)
-            job = backend.create_job(
-                model=run.base_model,
-                training_file=run.files["train"],
-                validation_file=run.files.get("validation"),
-                method=backend_method(run.config),
-                suffix=f"zeke-{run.modality}-r{run.pk}",
-                metadata=_job_metadata(run),
-                seed=run.config.get("seed"),
-            )
+            # One transaction with the save below: a backend that starts work on commit (trl) starts it
+            # once the run holds the job id, so cancel and pause can reach the job from the start.
+            with transaction.atomic():
+                job = backend.create_job(
+                    model=run.base_model,
+                    training_file=run.files["train"],
+                    validation_file=run.files.get("validation"),
+                    method=backend_method(run.config),
+                    suffix=f"zeke-{run.modality}-r{run.pk}",
+                    metadata=_job_metadata(run),
+                    seed=run.config.get("seed"),
+                )
+                return _run_store_job(run, job)
     except backends.BackendRejected as exc:
         return _run_finish_failed(run, exc.message)
     except ApplicationError as exc:
@@ -259,6 +316,10 @@ def training_run_submit(*, run_id: int) -> TrainingRun:
             status=TrainingStatus.PENDING, error=exc.message
         )
         raise
+    return _run_store_job(run, job)
+
+
+def _run_store_job(run: TrainingRun, job: dict) -> TrainingRun:
     _apply_job(run, job)
     run.error = ""
     history_set(run, reason=f"submitted as job {run.job_id}")
@@ -267,7 +328,10 @@ def training_run_submit(*, run_id: int) -> TrainingRun:
 
 
 def backend_method(config: dict) -> dict:
-    """The `method` sent to the backend: the grader JSON unchanged and the backend's own hyperparameters."""
+    """The `method` sent to the backend: the grader JSON unchanged and the backend's own hyperparameters
+    (for the trl backend: GRPO or DPO with the whole config, which it reads all of)."""
+    if "trl" in config:
+        return {"type": config["trl"]["method"], "config": config}
     return {
         "type": "reinforcement",
         "reinforcement": {"grader": config["grader"], "hyperparameters": config["hyperparameters"]},
@@ -352,7 +416,7 @@ def _event_rows(run: TrainingRun, events: list[dict]) -> list[TrainingEvent]:
 def training_run_poll(*, run_id: int) -> TrainingRun:
     """Fetch status, events and checkpoints, then store them in one transaction. Safe to run twice (events are
     unique per backend id); a worker that dies mid-poll has written nothing, so the next poll does it all again.
-    On success the fine-tuned model becomes a candidate policy for the run's modality."""
+    A succeeded run's model becomes a candidate policy in the pipeline app (training never calls rollout)."""
     run = TrainingRun.objects.get(pk=run_id)
     # A finished run is polled once more after it finished (to collect its last events), then left alone.
     finished_and_collected = (
@@ -387,11 +451,6 @@ def training_run_poll(*, run_id: int) -> TrainingRun:
             TrainingRun.objects.filter(pk=run.pk).update(
                 metrics=run.metrics, checkpoints=run.checkpoints, last_polled_at=run.last_polled_at
             )
-        if run.status == TrainingStatus.SUCCEEDED and run.fine_tuned_model:
-            # The one upward call (training → rollout), documented in docs/training.md.
-            from rollout.services import policy_register_candidate
-
-            policy_register_candidate(model_id=run.fine_tuned_model, modality=run.modality, training_run=run)
     return run
 
 
@@ -472,8 +531,32 @@ def dataset_modalities_with_rewards() -> list[str]:
 
 
 def curriculum_next_stage(*, modality: str) -> int:
-    """Stage 1 until a stage-1 run succeeded, then 2, then 3 (and stays at 3)."""
-    done = TrainingRun.objects.filter(modality=modality, status=TrainingStatus.SUCCEEDED).values_list(
-        "dataset__stage", flat=True
-    )
-    return min(3, max(done, default=0) + 1)
+    """Stage 1 until a policy trained on a stage-1 dataset was promoted, then 2, then 3 (and stays at 3).
+    A run that merely succeeded, or whose policy was rolled back, does not advance the stage: the next build
+    retries that stage with new data. "Promoted" is what rollout recorded on the experiment: the rollout ended
+    (`rollout_ended_at`) without a rollback reason."""
+    promoted = TrainingRun.objects.filter(
+        modality=modality, status=TrainingStatus.SUCCEEDED, rollout_ended_at__isnull=False, rollback_reason=""
+    ).values_list("dataset__stage", flat=True)
+    return min(3, max(promoted, default=0) + 1)
+
+
+@transaction.atomic
+def datasets_forget(*, trace_ids: list[int], reason: str, user=None) -> int:
+    """Remove forgotten traces' rows from every dataset that included them (files rewritten) and mark those
+    datasets stale, saying why. Returns how many datasets changed. Called by `manage.py forget`."""
+    forgotten = set(trace_ids)
+    changed = 0
+    for build in DatasetBuild.objects.select_for_update().filter(status=DatasetStatus.SUCCEEDED).order_by("id"):
+        listed = build.manifest.get("trace_ids") or {}
+        hits = forgotten.intersection([*listed.get("train", []), *listed.get("validation", [])])
+        if not hits:
+            continue
+        datasets.dataset_files_drop_traces(build=build, trace_ids=hits)
+        build.stale = True
+        build.stale_reason = f"{len(hits)} of its traces were forgotten on {timezone.now():%Y-%m-%d} ({reason}); "
+        build.stale_reason += "their rows were removed from its files, so they no longer match its sha256."
+        history_set(build, user=user, reason=f"forget: {len(hits)} trace(s) removed")
+        build.save()
+        changed += 1
+    return changed

@@ -35,6 +35,15 @@ def poll_training_run(run_id: int) -> str:
     return services.training_run_poll(run_id=run_id).status
 
 
+@shared_task(name="training.tasks.run_trl_job")
+def run_trl_job(job_id: str) -> str:
+    """Queued on commit by TRLBackend.create_job; routed to the `training` queue (settings.CELERY_TASK_ROUTES),
+    which a worker on a GPU host consumes. Safe to run twice: the job is claimed queued → running."""
+    from training.openweights.runner import trl_job_run
+
+    return trl_job_run(job_id=job_id).status
+
+
 @shared_task(name="training.tasks.recover_training_run")
 def recover_training_run(run_id: int) -> str:
     """Queued by poll_training_runs for a run stuck in `uploading` (its worker died mid-submit)."""

@@ -30,3 +30,19 @@ def openai_client(*, max_retries: int | None = None):
         max_retries=retries,
         timeout=settings.OPENAI_TIMEOUT_SECONDS,
     )
+
+
+def policy_client(policy_config: dict | None = None, *, max_retries: int | None = None):
+    """The client that reaches a policy: the OpenAI-compatible server its config names as `base_url` (a
+    self-served open-weights model: vLLM, llama.cpp, TGI; no OpenAI key needed), else openai_client()."""
+    base_url = (policy_config or {}).get("base_url")
+    if not base_url:
+        return openai_client(max_retries=max_retries)
+    import openai
+
+    return openai.OpenAI(
+        api_key=settings.TRL_SERVE_API_KEY or "none",
+        base_url=base_url,
+        max_retries=settings.OPENAI_MAX_RETRIES if max_retries is None else max_retries,
+        timeout=settings.OPENAI_TIMEOUT_SECONDS,
+    )

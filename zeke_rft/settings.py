@@ -87,7 +87,8 @@ def database_from_url(url: str) -> dict:
     raise ImproperlyConfigured(f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite://)")
 
 
-DEBUG = env_bool("DEBUG", default=True)
+# Off unless set: `make run` sets DEBUG=true for itself; tests get their variables from tests/environment.py.
+DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
@@ -97,8 +98,25 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "dev-only-insecure-key-change-me"  # noqa: S105 - DEBUG only, refused above in production
 
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"] if DEBUG else [])
+if not ALLOWED_HOSTS and not DEBUG:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set. With DEBUG off ZEKE RFT refuses to start without ALLOWED_HOSTS: "
+        "set ALLOWED_HOSTS to the host names it serves, comma separated (see .env.example)."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- HTTPS (docs/deploy.md lists the production values; `check --deploy` is clean with them) ---
+# Behind a reverse proxy that terminates TLS and sets X-Forwarded-Proto (deploy/nginx.conf does).
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = env_list("SECURE_REDIRECT_EXEMPT", [])
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -114,14 +132,18 @@ INSTALLED_APPS = [
     "simple_history",
     "django_celery_beat",
     "alerts",
+    "privacy",
     "traces",
     "labeling",
     "rewards",
     "training",
     "rollout",
+    "pipeline",
+    "backups",
 ]
 
 MIDDLEWARE = [
+    "zeke_rft.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -265,15 +287,42 @@ CELERY_BEAT_SCHEDULE = {
         "task": "training.tasks.build_dataset_weekly",
         "schedule": crontab(hour=5, minute=30, day_of_week="sun"),
     },
-    "poll-training-runs": {"task": "training.tasks.poll_training_runs", "schedule": timedelta(minutes=2)},
+    "poll-training-runs": {
+        "task": "training.tasks.poll_training_runs",
+        "schedule": timedelta(seconds=env_int("TRAINING_POLL_INTERVAL_SECONDS", 120)),
+    },
     "run-online-monitors": {"task": "rollout.tasks.run_online_monitors", "schedule": timedelta(minutes=5)},
     "deliver-pending-notifications": {
         "task": "alerts.tasks.deliver_pending_notifications",
         "schedule": timedelta(minutes=1),
     },
     "check-job-heartbeats": {"task": "alerts.tasks.check_job_heartbeats", "schedule": timedelta(minutes=5)},
+    "pipeline-weekly": {
+        "task": "pipeline.tasks.pipeline_weekly",
+        "schedule": crontab(hour=6, minute=0, day_of_week="sun"),
+    },
+    "advance-pipeline-runs": {"task": "pipeline.tasks.advance_pipeline_runs", "schedule": timedelta(minutes=5)},
     "watch-active-policies": {"task": "rollout.tasks.watch_active_policies", "schedule": timedelta(minutes=15)},
 }
+
+# Heavy jobs (filter, scoring, training the reward model, dataset builds, partition export) go to
+# this queue; the default keeps them on Celery's "celery" queue, so one worker serves everything.
+# Production can set "heavy" and run workers with `-Q heavy` on bigger machines (docs/deploy.md).
+CELERY_HEAVY_QUEUE = env_str("CELERY_HEAVY_QUEUE", "celery")
+CELERY_TASK_ROUTES = {
+    name: {"queue": CELERY_HEAVY_QUEUE}
+    for name in (
+        "traces.tasks.run_filters_nightly",
+        "traces.tasks.export_partition",
+        "traces.tasks.purge_raw_text_nightly",
+        "rewards.tasks.score_traces_nightly",
+        "rewards.tasks.train_reward_model_weekly",
+        "training.tasks.build_dataset_weekly",
+    )
+}
+# Open-weights training runs on its own queue, consumed by a worker on a GPU host (docs/training.md).
+# Added to the heavy routes above (not replacing them).
+CELERY_TASK_ROUTES["training.tasks.run_trl_job"] = {"queue": "training"}
 
 # --- Pipeline knobs ---------------------------------------------------------
 RAW_RETENTION_DAYS = env_int("RAW_RETENTION_DAYS", 7)
@@ -293,21 +342,45 @@ OPENAI_GRADER_MODEL = env_str("OPENAI_GRADER_MODEL", "gpt-4o-mini-2024-07-18")
 OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 3)
 OPENAI_TIMEOUT_SECONDS = env_float("OPENAI_TIMEOUT_SECONDS", 60.0)
 
+# --- Logs, metrics, errors (zeke_rft/observability.py, zeke_rft/metrics.py) ---
+# json: one JSON object per line with the request id (production default); text: readable lines (DEBUG default).
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "zeke_rft.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": True,
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # Our middleware logs every request once, with its id; Django's own request lines would repeat them.
+        "django.server": {"level": "WARNING"},
         # Presidio logs every recognizer it loads at INFO.
         "presidio-analyzer": {"level": "WARNING"},
     },
 }
+# Workers and beat log through LOGGING too (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+# /metrics (Prometheus): a scraper sends `Authorization: Bearer METRICS_TOKEN`, or comes from an allowed network.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_list("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"] if DEBUG else [])
+SENTRY_DSN = env_str("SENTRY_DSN")  # errors of web, worker and beat go to Sentry when set
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "production")
+SENTRY_TRACES_SAMPLE_RATE = env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0)
 
 # --- training ---
 TRAINING_BACKEND = env_str("TRAINING_BACKEND", "openai")  # a name in training.backends.BACKENDS
@@ -316,6 +389,18 @@ TRAINING_HARD_UNCERTAINTY = env_float("TRAINING_HARD_UNCERTAINTY", 0.25)  # mode
 TRAINING_VALIDATION_PERCENT = env_int("TRAINING_VALIDATION_PERCENT", 10)  # conversations sent to validation
 TRAINING_SUBMIT_STALE_SECONDS = env_int("TRAINING_SUBMIT_STALE_SECONDS", 900)  # an upload older than this is retried
 GRADER_PYTHON_TIMEOUT_SECONDS = env_float("GRADER_PYTHON_TIMEOUT_SECONDS", 10.0)  # local python grader time limit
+
+# --- open-weights training (TRL; needs requirements-train.txt) ---
+TRL_BASE_MODEL = env_str("TRL_BASE_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")  # local path or hub id
+TRL_OUTPUT_DIR = env_str("TRL_OUTPUT_DIR", str(VAR_DIR / "trl"))  # scratch space of the training worker
+TRL_SERVE_BASE_URL = env_str("TRL_SERVE_BASE_URL", "http://127.0.0.1:8001/v1")  # serves trained models (vLLM...)
+TRL_SERVE_API_KEY = env_str("TRL_SERVE_API_KEY", "")  # key of that server, if it wants one
+TRL_JUDGE_BASE_URL = env_str("TRL_JUDGE_BASE_URL", "")  # OpenAI-compatible judge for score_model graders
+TRL_JUDGE_MODEL = env_str("TRL_JUDGE_MODEL", "")  # judge model id (else the grader's own model)
+TRL_JUDGE_API_KEY = env_str("TRL_JUDGE_API_KEY", "")
+TRL_CONTROL_POLL_SECONDS = env_float("TRL_CONTROL_POLL_SECONDS", 2.0)  # how often a paused job checks for resume
+TRL_TORCH_THREADS = env_int("TRL_TORCH_THREADS", 0)  # 0: torch's default
+TRL_TIME_LIMIT_SECONDS = env_int("TRL_TIME_LIMIT_SECONDS", 24 * 3600)  # one training task's hard time limit
 
 # --- rewards ---
 REWARD_AGREEMENT_THRESHOLD = env_float("REWARD_AGREEMENT_THRESHOLD", 0.5)  # alert when model–human Spearman is below
@@ -339,10 +424,23 @@ ROLLOUT_GUARD_MIN_WIN_RATE = env_float("ROLLOUT_GUARD_MIN_WIN_RATE", 0.4)
 ROLLOUT_DISAGREEMENT_SAMPLES = env_int("ROLLOUT_DISAGREEMENT_SAMPLES", 5)
 ROLLOUT_DISAGREEMENT_MIN_GAP = env_float("ROLLOUT_DISAGREEMENT_MIN_GAP", 0.05)
 
+# --- pipeline (the weekly loop) ---
+# Steps that wait for a person's approval ("none": no step waits).
+PIPELINE_APPROVALS = [step for step in env_list("PIPELINE_APPROVALS", ["promote"]) if step != "none"]
+_PIPELINE_STEPS = ("score", "recalibrate", "dataset", "train", "evaluate", "shadow", "canary", "monitor", "promote")
+if set(PIPELINE_APPROVALS) - set(_PIPELINE_STEPS):
+    raise ImproperlyConfigured(f"PIPELINE_APPROVALS names unknown steps; known: {', '.join(_PIPELINE_STEPS)}")
+PIPELINE_MIN_EXAMPLES = env_int("PIPELINE_MIN_EXAMPLES", 20)  # training examples a new dataset needs to train
+PIPELINE_LEASE_SECONDS = env_int("PIPELINE_LEASE_SECONDS", 1800)  # a run's silent worker: another resumes after
+PIPELINE_POLL_SECONDS = env_float("PIPELINE_POLL_SECONDS", 30.0)  # pipeline_run: pause between training polls
+PIPELINE_COMMAND_WAIT_SECONDS = env_float("PIPELINE_COMMAND_WAIT_SECONDS", 6 * 3600.0)  # ... for at most this
+
 # --- nightly filter ---
-# Presidio score a detection needs to be scrubbed; entity types scrubbed (empty = traces.scrubbing defaults).
+# Presidio score a detection needs to be scrubbed; entity types scrubbed (empty = privacy.scrubbing defaults).
 PII_SCORE_THRESHOLD = env_float("PII_SCORE_THRESHOLD", 0.35)
 PII_ENTITIES = env_list("PII_ENTITIES", [])
+# Terms never scrubbed as PII (comma-separated): the owner's own name, product names (docs/filter.md).
+SCRUB_ALLOW = env_list("SCRUB_ALLOW", ["Nate", "ZEKE"])
 # Traces claimed per transaction by a filter run; responses shorter than this (words, no tool call) are low signal.
 FILTER_BATCH_SIZE = env_int("FILTER_BATCH_SIZE", 200)
 FILTER_MIN_RESPONSE_WORDS = env_int("FILTER_MIN_RESPONSE_WORDS", 2)

@@ -210,3 +210,42 @@ def test_it_refuses_a_bad_hyperparameter_before_training(option, value, message)
         call_command("train_reward_model", option, value, stdout=StringIO())
 
     assert not RewardModel.objects.exists()
+
+
+def test_score_traces_scores_the_unlabeled_traces_once(labels):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from rewards.services import reward_model_train
+
+    labels.labeled(40)
+    labels.unlabeled(7)
+    reward_model, _ = reward_model_train()
+    first, second = StringIO(), StringIO()
+
+    call_command("score_traces", stdout=first)
+    call_command("score_traces", stdout=second)
+
+    assert first.getvalue().strip() == f"7 traces scored by reward model {reward_model.version}"
+    assert second.getvalue().startswith("0 traces scored")
+
+
+def test_recalibrate_reports_agreement_and_queues_spot_checks(labels, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from rewards.services import reward_model_train, traces_score
+
+    settings.REWARD_SPOT_CHECK_SIZE = 3
+    labels.labeled(40)
+    labels.unlabeled(5)
+    reward_model_train()
+    traces_score()
+    out = StringIO()
+
+    call_command("recalibrate_reward_model", stdout=out)
+
+    assert out.getvalue().startswith("agreement: Spearman None on 0 traces")
+    assert "3 spot checks queued" in out.getvalue()

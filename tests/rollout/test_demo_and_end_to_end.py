@@ -92,6 +92,7 @@ def test_a_candidate_goes_through_to_active_and_a_degraded_one_is_rolled_back(
         "policy_id": good.pk,
         "rollout_id": None,
         "arm": "baseline",
+        "config": good.config,
     }
     training_run.refresh_from_db()
     assert training_run.gate["passed"] and training_run.rollout_ended_at and not training_run.rollback_reason

@@ -22,7 +22,13 @@ def test_the_api_answers_the_baseline_when_no_rollout_runs(agent_client, baselin
     response = agent_client.get("/api/policy", {"modality": "chat", "conversation_id": "c1"})
 
     assert response.status_code == 200
-    assert response.json() == {"model": "gpt-4.1-mini", "policy_id": baseline.pk, "rollout_id": None, "arm": "baseline"}
+    assert response.json() == {
+        "model": "gpt-4.1-mini",
+        "policy_id": baseline.pk,
+        "rollout_id": None,
+        "arm": "baseline",
+        "config": {"t": 0.3},
+    }
 
 
 def test_canary_assignment_is_sticky_and_follows_the_bucket(agent_client, rollout, candidate):
@@ -52,8 +58,10 @@ def test_shadow_mode_answers_the_baseline_and_names_the_shadow_model(agent_clien
         "policy_id": baseline.pk,
         "rollout_id": rollout.pk,
         "arm": "baseline",
+        "config": baseline.config,
         "shadow_model": candidate.model_id,
         "shadow_policy_id": candidate.pk,
+        "shadow_config": candidate.config,
     }
 
 
@@ -112,5 +120,24 @@ def test_after_a_rollback_every_conversation_gets_the_previous_policy(agent_clie
         agent_client.get("/api/policy", {"modality": "chat", "conversation_id": f"c{i}"}).json() for i in range(50)
     ]
     assert all(
-        a == {"model": "gpt-4.1-mini", "policy_id": baseline.pk, "rollout_id": None, "arm": "baseline"} for a in answers
+        a
+        == {
+            "model": "gpt-4.1-mini",
+            "policy_id": baseline.pk,
+            "rollout_id": None,
+            "arm": "baseline",
+            "config": {"t": 0.3},
+        }
+        for a in answers
     )
+
+
+def test_a_canary_conversation_gets_the_candidates_config_with_its_model(agent_client, rollout, candidate, baseline):
+    answers = [
+        agent_client.get("/api/policy", {"modality": "chat", "conversation_id": f"c{i}"}).json() for i in range(60)
+    ]
+
+    assert {a["arm"] for a in answers} == {"baseline", "candidate"}
+    for answer in answers:
+        expected = candidate.config if answer["arm"] == "candidate" else baseline.config
+        assert answer["config"] == expected

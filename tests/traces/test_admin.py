@@ -243,3 +243,44 @@ def test_the_trace_changelist_query_count_does_not_grow_with_rows(admin_client, 
         response = admin_client.get(reverse("admin:traces_trace_changelist"))
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        {"user_message__startswith": "Call P"},
+        {"final_response__icontains": "Priya"},
+        {"conversation_id__exact": "conv-admin"},
+        {"external_id__startswith": "adm"},
+        {"tool_calls__icontains": "555"},
+        {"context__tz": "UTC"},
+    ],
+)
+def test_without_the_raw_text_permission_a_lookup_on_a_raw_column_is_refused(staff_client, trace, probe):
+    response = staff_client().get(reverse("admin:traces_trace_changelist"), probe)
+
+    assert response.status_code == 400
+
+
+def test_with_the_raw_text_permission_a_lookup_on_a_raw_column_filters(staff_client, trace):
+    client = staff_client("view_raw_text")
+    url = reverse("admin:traces_trace_changelist")
+
+    assert list(client.get(url, {"user_message__startswith": "Call P"}).context["cl"].queryset) == [trace]
+    assert list(client.get(url, {"user_message__startswith": "Nobody"}).context["cl"].queryset) == []
+
+
+def test_without_the_raw_text_permission_the_changelist_shows_and_sorts_no_raw_column(staff_client, trace):
+    response = staff_client().get(reverse("admin:traces_trace_changelist"), {"o": "3"})
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "conv-admin" not in body and "adm-1" not in body
+    assert not {"conversation_id", "external_id"} & set(response.context["cl"].sortable_by or ())
+    assert "conversation_id" not in str(response.context["cl"].get_ordering(response.wsgi_request, Trace.objects.all()))
+
+
+def test_without_the_raw_text_permission_search_does_not_reach_raw_ids(staff_client, trace):
+    response = staff_client().get(reverse("admin:traces_trace_changelist"), {"q": "conv-admin"})
+
+    assert list(response.context["cl"].queryset) == []

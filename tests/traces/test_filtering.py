@@ -122,7 +122,7 @@ def test_a_duplicate_of_a_trace_kept_in_an_earlier_run_is_dropped(agent):
 
 
 def test_residual_pii_is_dropped_and_keeps_no_scrubbed_copy(agent, monkeypatch):
-    from traces.scrubbing import Scrubber
+    from privacy.scrubbing import Scrubber
 
     monkeypatch.setattr(Scrubber, "residual_pii", lambda self, scrubbed, originals=None: [["CREDIT_CARD: chars 1-2"]])
     trace = make_trace(agent)
@@ -289,6 +289,23 @@ def test_purge_empties_raw_text_of_old_filtered_traces_only(agent, settings):
     assert purge_raw_text_nightly() and RawPurge.objects.first().purged == 0
 
 
+def test_purge_empties_extra_fields_and_old_waiting_otlp_spans(agent, settings):
+    from traces.models import OtelPendingSpan
+
+    settings.RAW_RETENTION_DAYS = 7
+    old = make_trace(agent, occurred_at=timezone.now() - timedelta(days=8))
+    Trace.objects.filter(pk=old.pk).update(extra={"note": "Call Maria at home"})
+    span = OtelPendingSpan.objects.create(agent=agent, trace_id="a" * 32, span_id="b" * 16, span={"x": "Maria"})
+    OtelPendingSpan.objects.filter(pk=span.pk).update(received_at=timezone.now() - timedelta(days=8))
+    fresh = OtelPendingSpan.objects.create(agent=agent, trace_id="c" * 32, span_id="d" * 16, span={})
+
+    raw_purge(trigger="command")
+
+    old.refresh_from_db()
+    assert old.extra == {}
+    assert list(OtelPendingSpan.objects.values_list("pk", flat=True)) == [fresh.pk]
+
+
 def test_purge_raw_text_command(agent):
     out = io.StringIO()
     call_command("purge_raw_text", stdout=out)
@@ -306,7 +323,7 @@ def test_two_concurrent_runs_process_every_trace_exactly_once(on_postgres, setti
     agent, _token = agent_create(name="concurrent")
     settings.FILTER_BATCH_SIZE = 5
     traces = [make_trace(agent, flags=["timeout"] if n % 4 == 0 else []) for n in range(60)]
-    from traces.scrubbing import get_scrubber
+    from privacy.scrubbing import get_scrubber
 
     get_scrubber()  # load spaCy before the threads race
     barrier = threading.Barrier(2)

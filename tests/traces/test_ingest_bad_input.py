@@ -131,11 +131,12 @@ def test_a_batch_item_that_is_not_an_object_is_rejected_alone(agent_client):
     assert Trace.objects.count() == 1
 
 
-def test_unknown_fields_are_ignored_and_named_back(agent_client):
+def test_unknown_fields_are_kept_in_extra_and_named_back(agent_client):
     response = post(agent_client, trace_payload(externalId="typo", sentiment="happy"))
 
     assert response.status_code == 201
-    assert response.json()["results"][0]["ignored_fields"] == ["externalId", "sentiment"]
+    assert response.json()["results"][0]["extra_fields"] == ["externalId", "sentiment"]
+    assert Trace.objects.get().extra == {"externalId": "typo", "sentiment": "happy"}
 
 
 def test_unknown_top_level_keys_of_a_batch_are_named_back(agent_client):
@@ -148,7 +149,7 @@ def test_unknown_top_level_keys_of_a_batch_are_named_back(agent_client):
 def test_a_modality_in_the_payload_is_ignored_for_the_agents_own(agent_client, agent):
     response = post(agent_client, trace_payload(modality="voice"))
 
-    assert response.json()["results"][0]["ignored_fields"] == ["modality"]
+    assert response.json()["results"][0]["extra_fields"] == ["modality"]
     assert Trace.objects.get().modality == agent.modality
 
 
@@ -420,7 +421,7 @@ def test_a_lone_surrogate_echoed_back_is_escaped_not_a_500(agent_client, payload
 
     assert response.status_code in (201, 400)
     result = response.json()["results"][0]
-    assert escaped in (result["external_id"], *result.get("ignored_fields", []))
+    assert escaped in (result["external_id"], *result.get("extra_fields", []))
 
 
 def test_a_batch_of_odd_items_twice_answers_duplicate_with_the_first_ids(agent_client):

@@ -131,3 +131,15 @@ def dataset(make_trace, rubric):
         )
     build, _ = dataset_build(stage=2, modality="chat")
     return build
+
+
+@pytest.fixture
+def dataset_with_corrections(make_trace, correct, rubric):
+    """A stage-3 dataset whose reviewer corrections give preference pairs (correction over the original reply)."""
+    from training.services import dataset_build
+
+    for i in range(4):
+        trace = make_trace(message=f"Remind me about invoice {i}", response=f"Ok {i}.", reward=0.3)
+        correct(trace, correction=f"I set a reminder for invoice {i} tomorrow at 9:00.")
+    build, _ = dataset_build(stage=3, modality="chat")
+    return build

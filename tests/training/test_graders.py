@@ -167,7 +167,7 @@ def test_run_grader_reports_the_distribution_of_reference_scores(dataset):
     from django.core.management import call_command
 
     out = StringIO()
-    call_command("run_grader", "--dataset", dataset.sha256[:10], stdout=out)
+    call_command("run_grader", "--dataset", dataset.sha256[:10], "--replies", "reference", stdout=out)
     report = out.getvalue()
     assert f"dataset {dataset.sha256[:12]} train: {dataset.manifest['counts']['train']} reference answers" in report
     assert "mean 1.000" in report and "[0.9, 1.0]" in report
@@ -208,6 +208,42 @@ def test_run_grader_names_a_bad_dataset_or_limit(dataset, arguments, message):
         arguments = ["--dataset", dataset.sha256, *arguments]
     with pytest.raises(CommandError, match=message):
         call_command("run_grader", *arguments)
+
+
+def test_run_grader_scores_the_original_replies_against_a_reviewers_correction(make_trace, correct, rubric):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from training.services import dataset_build
+
+    for i in range(12):
+        trace = make_trace(message=f"Summarise thread {i}", response="ok")
+        if i % 2:
+            correct(trace, correction=f"Thread {i}: Ana moved the launch to Friday and needs your sign-off today.")
+    build, _ = dataset_build(stage=3, modality="chat")  # stage 3 takes the corrected (hard) cases
+    out = StringIO()
+
+    call_command("run_grader", "--dataset", build.sha256, stdout=out)
+
+    report = out.getvalue()
+    assert "original replies" in report and "mean 1.000" not in report
+    assert "min 1.000" not in report  # the corrected ones score below the ones that stand
+
+
+def test_run_grader_scores_a_policys_sampled_replies(dataset, fake_openai):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    fake_openai.chat_responder = lambda body: {"content": "I could not do that."}
+    out = StringIO()
+
+    call_command("run_grader", "--dataset", dataset.sha256, "--policy", "ft:o4-mini:zeke:x", stdout=out)
+
+    assert "replies of ft:o4-mini:zeke:x" in out.getvalue() and "mean 1.000" not in out.getvalue()
+    sampled = fake_openai.requests_to("/chat/completions")
+    assert sampled and all(r["body"]["model"] == "ft:o4-mini:zeke:x" for r in sampled)
 
 
 def test_run_grader_refuses_a_build_that_failed(db):

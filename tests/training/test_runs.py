@@ -40,7 +40,7 @@ def poll_until_done(run, times=20):
     return run
 
 
-def test_a_run_goes_from_upload_to_a_candidate_policy(fake_openai, dataset, submit):
+def test_a_run_goes_from_upload_to_a_succeeded_job_and_training_registers_no_policy(fake_openai, dataset, submit):
     from rollout.models import Policy
 
     run = submit(dataset, base_model="o4-mini-test")
@@ -61,8 +61,8 @@ def test_a_run_goes_from_upload_to_a_candidate_policy(fake_openai, dataset, subm
     assert [point["step"] for point in run.metrics["curve"]] == [1, 2, 3]
     assert run.metrics["final_train_reward"] == 0.9 and run.metrics["final_valid_reward"] == 0.8
     assert len(run.checkpoints) == 2
-    policy = Policy.objects.get(model_id=run.fine_tuned_model)
-    assert policy.status == "candidate" and policy.modality == "chat" and policy.training_run_id == run.pk
+    # The candidate policy is the pipeline's to register (training never calls rollout).
+    assert not Policy.objects.exists()
 
 
 def test_a_job_that_fails_records_the_error_and_makes_no_policy(fake_openai, dataset, submit):
@@ -146,9 +146,7 @@ def test_events_are_read_across_pages_until_the_last(fake_openai, dataset, submi
     assert run.metrics["steps"] == 120
 
 
-def test_polling_twice_stores_one_set_of_events_and_one_policy(fake_openai, dataset, submit):
-    from rollout.models import Policy
-
+def test_polling_twice_stores_one_set_of_events(fake_openai, dataset, submit):
     run = submit(dataset)
     fake_openai.run_job(run.job_id)
     training_run_poll(run_id=run.pk)
@@ -158,7 +156,6 @@ def test_polling_twice_stores_one_set_of_events_and_one_policy(fake_openai, data
     run.save()
     training_run_poll(run_id=run.pk)
     assert TrainingEvent.objects.count() == count == len(fake_openai.events[run.job_id])
-    assert Policy.objects.count() == 1
 
 
 def test_the_same_dataset_and_config_is_never_submitted_twice(fake_openai, dataset, submit):
@@ -250,25 +247,24 @@ def test_cancel_stops_the_job(fake_openai, dataset, submit):
 def test_a_poll_that_dies_midway_writes_nothing_and_the_next_poll_stores_everything(
     fake_openai, dataset, submit, monkeypatch
 ):
-    import rollout.services
-    from rollout.models import Policy
+    import training.services
 
     run = submit(dataset)
     fake_openai.run_job(run.job_id)
-    real_register = rollout.services.policy_register_candidate
+    real_metrics = training.services.metrics_from_events
 
-    def worker_killed(**kwargs):
+    def worker_killed(events):
         raise SystemExit("worker restarted")
 
-    monkeypatch.setattr(rollout.services, "policy_register_candidate", worker_killed)
+    monkeypatch.setattr(training.services, "metrics_from_events", worker_killed)
     with pytest.raises(SystemExit):
         training_run_poll(run_id=run.pk)
     run.refresh_from_db()
     assert run.status == TrainingStatus.VALIDATING_FILES and not run.events.exists()
-    monkeypatch.setattr(rollout.services, "policy_register_candidate", real_register)
+    monkeypatch.setattr(training.services, "metrics_from_events", real_metrics)
     run = training_run_poll(run_id=run.pk)
     assert run.status == TrainingStatus.SUCCEEDED
-    assert run.events.count() == len(fake_openai.events[run.job_id]) and Policy.objects.count() == 1
+    assert run.events.count() == len(fake_openai.events[run.job_id]) and run.fine_tuned_model
 
 
 def test_a_job_the_backend_no_longer_knows_is_reported_on_the_run(fake_openai, dataset, submit):
@@ -493,3 +489,29 @@ def test_a_job_that_fails_sends_a_training_failed_notification(fake_openai, data
 
     notification = Notification.objects.get(kind="training_failed")
     assert notification.payload["training_run_id"] == run.pk and "grader timed out" in notification.body
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    """Celery as production runs it (not eager) with its broker on a port where nothing listens."""
+    from zeke_rft.celery import app
+
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setitem(app.conf, "broker_connection_retry", False)
+    monkeypatch.setitem(app.conf, "broker_connection_timeout", 1)
+    monkeypatch.setitem(app.conf, "task_publish_retry", False)
+    monkeypatch.setattr(app, "_pool", None)  # the connection pool is built from broker_url on first use
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_start_training_during_a_broker_outage_says_so_in_one_line_and_leaves_no_pending_run(
+    fake_openai, dataset, broker_down
+):
+    with pytest.raises(CommandError) as raised:
+        call_command("start_training", "--dataset", dataset.sha256[:12])
+    message = str(raised.value)
+    assert "Celery broker is unreachable" in message and "no training run was created" in message
+    assert "\n" not in message
+    assert not TrainingRun.objects.exists()

@@ -1,8 +1,9 @@
-"""`python manage.py build_dataset [--stage 1|2|3] [--modality chat]`: build (or find) a versioned RFT dataset."""
+"""`python manage.py build_dataset [--stage 1|2|3] [--modality chat]`: build (or find) a versioned RFT dataset.
+Without --stage it builds the curriculum's next stage, as the pipeline's `dataset` step does."""
 
 from django.core.management.base import BaseCommand, CommandError
 
-from training.services import dataset_build
+from training.services import curriculum_next_stage, dataset_build
 from zeke_rft.errors import ApplicationError
 
 
@@ -10,10 +11,11 @@ class Command(BaseCommand):
     help = "Build the RFT dataset for a curriculum stage and modality (same inputs → same hash, no new build)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--stage", type=int, choices=[1, 2, 3], default=1)
+        parser.add_argument("--stage", type=int, choices=[1, 2, 3], default=None, help="default: the curriculum's")
         parser.add_argument("--modality", choices=["chat", "voice", "sms"], default="chat")
 
     def handle(self, *args, stage, modality, **options):
+        stage = stage or curriculum_next_stage(modality=modality)
         try:
             build, created = dataset_build(stage=stage, modality=modality)
         except ApplicationError as exc:

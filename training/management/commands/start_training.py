@@ -1,4 +1,5 @@
-"""`python manage.py start_training --dataset HASH [--base-model ID] [--config FILE] [--wait]`."""
+"""`python manage.py start_training --dataset HASH [--backend openai|trl] [--base-model ID] [--config FILE]`
+(`--wait` polls the run to the end)."""
 
 import json
 import time
@@ -7,6 +8,7 @@ from celery.exceptions import Retry
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from training.backends import BACKENDS
 from training.models import TERMINAL_TRAINING_STATUSES
 from training.selectors import dataset_get
 from training.services import training_run_create, training_run_poll
@@ -14,22 +16,26 @@ from zeke_rft.errors import ApplicationError
 
 
 class Command(BaseCommand):
-    help = "Submit an RFT job for a dataset build (needs OPENAI_API_KEY); --wait polls it to the end."
+    help = (
+        "Submit an RFT job for a dataset build (openai needs OPENAI_API_KEY; trl needs the training extra); "
+        "--wait polls it to the end."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--dataset", required=True, help="dataset hash (or a unique prefix)")
+        parser.add_argument("--backend", default=None, choices=sorted(BACKENDS), help="default: TRAINING_BACKEND")
         parser.add_argument("--base-model", default=None)
         parser.add_argument("--config", default=None, help="JSON file with config overrides")
         parser.add_argument("--wait", action="store_true", help="poll until the job finishes")
         parser.add_argument("--poll-seconds", type=float, default=30.0)
 
-    def handle(self, *args, dataset, base_model, config, wait, poll_seconds, **options):
+    def handle(self, *args, dataset, backend, base_model, config, wait, poll_seconds, **options):
         if poll_seconds < 0:
             raise CommandError(f"--poll-seconds must be 0 or more, got {poll_seconds:g}")
         try:
             overrides = self._config(config)
             build = dataset_get(sha=dataset)
-            run = training_run_create(dataset=build, base_model=base_model, config=overrides)
+            run = training_run_create(dataset=build, base_model=base_model, config=overrides, backend=backend)
             run.refresh_from_db()
             self.stdout.write(f"run {run.pk}: {run.status} job {run.job_id or '-'} ({run.base_model})")
             while wait and run.job_id and run.status not in TERMINAL_TRAINING_STATUSES:

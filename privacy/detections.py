@@ -1,0 +1,83 @@
+"""What may be scrubbed in one leaf, by its role (privacy/walk.py) and key (privacy/structured.py).
+
+The analyzer reads every distinct string once; this decides which of its hits apply where the string sits:
+all of them in text (minus what is not a person, and allowed terms), only structured patterns in ids, keys
+and tool names, and the whole value under a personal key.
+"""
+
+from __future__ import annotations
+
+from privacy.pii_names import name_lists
+from privacy.pii_placeholders import _NAME_VALUE_RE, PLACEHOLDER_RE, Detection, is_full_name, merge_detections
+from privacy.secrets import PLACEHOLDER_RE as SECRET_PLACEHOLDER_RE
+from privacy.structured import STRUCTURED_TYPES, is_allowed, is_identifier, is_not_a_person, person_span
+from privacy.walk import Leaf
+
+NAMED_ROLES = frozenset({"text", "personal"})  # roles whose person names are looked for elsewhere in the trace
+
+
+def leaf_detections(leaf: Leaf, analysed) -> list[Detection]:
+    """The spans to replace in `leaf.text`, given what the analyzer found in it."""
+    if leaf.role == "personal":
+        return _whole(leaf)
+    if leaf.role != "text":  # domain values, dict keys, tool names: structured patterns only
+        return [d for d in analysed if d.entity_type in STRUCTURED_TYPES]
+    identifier = is_identifier(leaf.text)
+    detections = [d for d in _person_filtered(leaf.text, analysed) if not _not_pii(leaf.text, d, identifier)]
+    hint = _name_hint(leaf) if leaf.name_key else None
+    stripped = leaf.text.strip()
+    if hint and not any(d.start == 0 and d.end >= len(stripped) for d in detections):
+        detections = merge_detections(leaf.text, [*detections, Detection(hint, 0, len(leaf.text), 0.6)])
+    return detections
+
+
+def _whole(leaf: Leaf) -> list[Detection]:
+    text = leaf.text
+    stripped = text.strip()
+    if not stripped or is_allowed(stripped) or PLACEHOLDER_RE.fullmatch(stripped):
+        return []
+    if SECRET_PLACEHOLDER_RE.fullmatch(stripped) or stripped.casefold() in ("none", "null", "n/a", "unknown"):
+        return []
+    start = text.index(stripped)
+    return [Detection(leaf.entity or "PERSON", start, start + len(stripped), 1.0)]
+
+
+def _person_filtered(text: str, detections: list[Detection]) -> list[Detection]:
+    out = []
+    for d in detections:
+        if d.entity_type == "PERSON":
+            span = person_span(text, d.start, d.end)
+            if span is None:
+                continue
+            d = Detection(d.entity_type, span[0], span[1], d.score)
+        out.append(d)
+    return out
+
+
+def _not_pii(text: str, d: Detection, identifier: bool) -> bool:
+    value = text[d.start : d.end]
+    if is_allowed(value):
+        return True
+    if d.entity_type != "PERSON":
+        return False
+    return identifier or is_not_a_person(value, text, d.start, d.end)
+
+
+def _name_hint(leaf: Leaf) -> str | None:
+    """PERSON for a name-shaped value under a name-holding key (name, attendee, contact …).
+
+    Under a bare "name" with no telling parent key, the value must also look like a person's name
+    (a known first name, or a full name): "Water Bottle" and "api-gateway" are things.
+    """
+    stripped = leaf.text.strip()
+    if not stripped or not _NAME_VALUE_RE.match(stripped) or is_allowed(stripped):
+        return None
+    words = stripped.replace(",", " ").split()
+    if not all(word[0].isupper() for word in words) or is_not_a_person(stripped):
+        return None
+    if leaf.entity == "PERSON" or leaf.key.casefold() != "name":
+        return "PERSON"
+    first = name_lists()[0]
+    if is_full_name(stripped) or (len(words) == 1 and words[0].casefold() in first):
+        return "PERSON"
+    return None

@@ -1,0 +1,113 @@
+"""Request ids, JSON logs, request metrics and optional Sentry.
+
+Every request gets an id (the proxy's `X-Request-ID` when it is a sane token, else a new one),
+echoed in the response header and attached to every log record written while it is served,
+so one grep follows a request through the web log. Request counts and latencies are
+Prometheus metrics labelled by URL route (never the raw path: bounded label values).
+"""
+
+import contextvars
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+from prometheus_client import Counter, Histogram
+
+_request_id = contextvars.ContextVar("request_id", default="")
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+logger = logging.getLogger("zeke_rft.requests")
+
+HTTP_REQUESTS = Counter(
+    "zeke_http_requests_total", "HTTP requests served, by method, URL route and status", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "zeke_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and URL route",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds `request_id` to every record (empty outside a request: commands, workers)."""
+
+    def filter(self, record):
+        # django.request logs a 4xx/5xx after the middleware returned; its record carries the request.
+        request = getattr(record, "request", None)
+        record.request_id = _request_id.get() or getattr(request, "request_id", "")
+        return True
+
+
+def _incoming_request_id(request) -> str:
+    candidate = request.headers.get("X-Request-ID", "")
+    return candidate if _SANE_REQUEST_ID.match(candidate) else uuid.uuid4().hex
+
+
+def _route(request) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "unmatched"
+    return match.route or match.view_name or "unmatched"
+
+
+class RequestObservabilityMiddleware:
+    """First in MIDDLEWARE: sets the request id, then logs and counts the answer."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request_id = request.request_id = _incoming_request_id(request)
+        token = _request_id.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            self._record(request, response.status_code, time.perf_counter() - started)
+            return response
+        finally:
+            _request_id.reset(token)
+
+    def _record(self, request, status: int, seconds: float) -> None:
+        route = _route(request)
+        HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+        HTTP_LATENCY.labels(request.method, route).observe(seconds)
+        logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            status,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )
+
+
+def sentry_init() -> bool:
+    """Wire Sentry when SENTRY_DSN is set (web and workers); no DSN, no SDK call, no network."""
+    dsn = settings.SENTRY_DSN
+    if not dsn:
+        return False
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=settings.SENTRY_ENVIRONMENT,
+        traces_sample_rate=settings.SENTRY_TRACES_SAMPLE_RATE,
+        send_default_pii=False,  # traces hold user text: never ship request bodies or users to Sentry
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+    )
+    return True

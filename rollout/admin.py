@@ -3,7 +3,17 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import render
 from simple_history.admin import SimpleHistoryAdmin
 
-from rollout.models import EvalCase, EvalResult, EvalRun, EvalSuite, MonitorCheck, Policy, Rollout, RolloutState
+from rollout.models import (
+    EvalCase,
+    EvalResult,
+    EvalRun,
+    EvalSuite,
+    MonitorCheck,
+    Policy,
+    PolicyCheck,
+    Rollout,
+    RolloutState,
+)
 from rollout.services import policy_release_traces, rollout_rollback
 from zeke_rft.errors import ApplicationError
 
@@ -115,3 +125,20 @@ class MonitorCheckAdmin(admin.ModelAdmin):
     list_display = ["rollout", "checked_at", "decision", "reason"]
     list_filter = ["decision"]
     readonly_fields = ["metrics"]
+
+
+@admin.register(PolicyCheck)
+class PolicyCheckAdmin(admin.ModelAdmin):
+    """Active-policy watches, written by rollout.watch only: view, never add, change or delete."""
+
+    list_display = ["policy", "checked_at", "decision", "reason"]
+    list_filter = ["decision"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -92,3 +92,10 @@ def test_a_watch_that_crashes_is_recorded_and_notified(promoted, monkeypatch):
 
     assert PolicyCheck.objects.get().decision == "error"
     assert Notification.objects.filter(kind="monitor_failed").count() == 1
+
+
+def test_policy_checks_are_read_only_in_admin(admin_client, promoted):
+    check = policy_watch(modality="chat")
+
+    assert admin_client.get(f"/admin/rollout/policycheck/{check.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/rollout/policycheck/add/").status_code == 403

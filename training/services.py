@@ -359,6 +359,7 @@ def _run_finish_failed(run: TrainingRun, message: str) -> TrainingRun:
     run.finished_at = timezone.now()
     history_set(run, reason="backend rejected the submission")
     run.save()
+    _notify_failed(run)
     return run
 
 
@@ -374,6 +375,19 @@ def _reward_value(data: dict, keys: tuple, step, notes: list) -> float | None:
     if value is None:
         notes.append(f"step {step}: {key} {str(data[key])[:40]!r} is not a number, skipped")
     return value
+
+
+def _notify_failed(run: TrainingRun) -> None:
+    from alerts.services import notification_send
+
+    notification_send(
+        kind="training_failed",
+        subject=f"Training run {run.pk} failed ({run.backend} job {run.job_id or 'not created'})",
+        body=run.error or "no error message from the backend",
+        link="/experiments/",
+        payload={"training_run_id": run.pk, "job_id": run.job_id},
+        dedupe_key=f"training-{run.pk}",
+    )
 
 
 def metrics_from_events(events) -> dict:
@@ -452,6 +466,8 @@ def training_run_poll(*, run_id: int) -> TrainingRun:
         if changed:
             history_set(run, reason=f"job {run.job_id} is {run.status}")
             run.save()
+            if run.status == TrainingStatus.FAILED:
+                _notify_failed(run)
         else:
             TrainingRun.objects.filter(pk=run.pk).update(
                 metrics=run.metrics, checkpoints=run.checkpoints, last_polled_at=run.last_polled_at

@@ -432,21 +432,25 @@ def person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     if not words:
         return None
     start, end = start + words[0].start(), start + words[-1].end()
-    names = [w.group() for w in words]
+    if _names_something_else(text, start, end, [w.group() for w in words]):
+        return None
+    return start, end
+
+
+def _names_something_else(text: str, start: int, end: int, names: list[str]) -> bool:
+    """An organisation, a street, a product after a brand, a firm's double-barrelled name, or common words."""
     following = re.match(r"[ \t]+([^\s,.;:]+)", text[end:])
     after = following.group(1).casefold() if following else ""
     if any(w.casefold().strip(".") in ORG_WORDS for w in names[1:]) or after in ORG_WORDS:
-        return None
+        return True
     before = re.findall(r"[^\W\d_]+", text[max(0, start - 30) : start])
     if before and before[-1].casefold() in BRAND_WORDS:
-        return None  # "Amazon Alexa", "Google Assistant": a product
+        return True  # "Amazon Alexa", "Google Assistant": a product
     last = names[-1].casefold().strip(".")
     if (last in STREET_WORDS and not _is_name_word(last)) or (after in STREET_WORDS and not _is_name_word(after)):
-        return None
+        return True
     if len(names) == 1 and "-" in names[0].strip("-"):
-        return None  # "Fritz-Armstrong": a firm, as a name needs a first name before it
-    if not any(_is_name_word(part) for w in names for part in w.split("-")) and all(
+        return True  # "Fritz-Armstrong": a firm, as a name needs a first name before it
+    return not any(_is_name_word(part) for w in names for part in w.split("-")) and all(
         _is_common_word(w.strip(".")) for w in names
-    ):
-        return None
-    return start, end
+    )

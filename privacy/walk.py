@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 
 from privacy.structured import (
     NAME_ROLE_KEYS,
-    PERSON_NAME_KEYS,
     is_domain_key,
     name_context,
     personal_type,
@@ -159,6 +158,3 @@ def rebuild(value, path: tuple, replaced: dict[tuple, str]):
 def rebuild_trace(trace: dict, replaced: dict[tuple, str]) -> dict:
     """Every field of `trace`, scrubbed where `replaced` says (the input is not modified)."""
     return {name: rebuild(value, (name,), replaced) for name, value in trace.items()}
-
-
-__all__ = ["Leaf", "trace_leaves", "rebuild", "rebuild_trace", "KEY_MARK", "PERSON_NAME_KEYS"]

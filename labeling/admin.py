@@ -30,6 +30,18 @@ def _cell(value):
 
 
 export_csv.short_description = "Export selected as CSV"
+export_csv.allowed_permissions = ("view",)
+
+
+class NoAddDeleteMixin:
+    """Records written by the panel's services (score cards, preferences, reward events, queues):
+    no add and no delete in admin, so the audit trail and the reward events stay whole."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class RubricAdminForm(forms.ModelForm):
@@ -81,7 +93,7 @@ class LabelTaskInline(admin.TabularInline):
 
 
 @admin.register(LabelQueue)
-class LabelQueueAdmin(admin.ModelAdmin):
+class LabelQueueAdmin(NoAddDeleteMixin, admin.ModelAdmin):
     list_display = ("day", "size", "built_by", "created_at")
     date_hierarchy = "day"
     readonly_fields = ("stats", "created_at")
@@ -115,7 +127,7 @@ class LabelTaskAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ScoreCard)
-class ScoreCardAdmin(SimpleHistoryAdmin):
+class ScoreCardAdmin(NoAddDeleteMixin, SimpleHistoryAdmin):
     list_display = (
         "id",
         "trace",
@@ -140,7 +152,7 @@ class ScoreCardAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Preference)
-class PreferenceAdmin(SimpleHistoryAdmin):
+class PreferenceAdmin(NoAddDeleteMixin, SimpleHistoryAdmin):
     list_display = (
         "id",
         "trace",
@@ -157,16 +169,13 @@ class PreferenceAdmin(SimpleHistoryAdmin):
     raw_id_fields = ("trace", "task")
     actions = [export_csv]
 
-    def has_add_permission(self, request):
-        return False  # reviewers choose in the panel (preference_submit); imports use preference_import
-
     def has_change_permission(self, request, obj=None):
         # Read-only like score cards: a choice is changed by its reviewer in the panel, with history.
         return False if obj is not None else super().has_change_permission(request, obj)
 
 
 @admin.register(RewardEvent)
-class RewardEventAdmin(admin.ModelAdmin):
+class RewardEventAdmin(NoAddDeleteMixin, admin.ModelAdmin):
     list_display = (
         "id", "trace", "reward", "source", "reward_model_version", "uncertainty", "rule", "agent_source", "created_at"
     )  # fmt: skip
@@ -176,11 +185,5 @@ class RewardEventAdmin(admin.ModelAdmin):
 
     # Reward events have no history of their own: a human reward follows its score card (scorecard_submit)
     # and a model reward its model version, so the admin only reads and exports them.
-    def has_add_permission(self, request):
-        return False
-
     def has_change_permission(self, request, obj=None):
         return False if obj is not None else super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return False if obj is not None and obj.source == "human" else super().has_delete_permission(request, obj)

@@ -79,6 +79,8 @@ class LabelTask(models.Model):
     priority = models.FloatField(default=0.0)
     # For A/B items: {"a": {"policy_id", "response", "tool_calls"}, "b": {...}} (scrubbed text only).
     pair = models.JSONField(null=True, blank=True)
+    # Blind A/B: drawn at random when the item is made and kept, so the reviewer's "A" is pair["b"] when set.
+    sides_swapped = models.BooleanField(default=False)
     status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING)
     skip_reason = models.CharField(max_length=300, blank=True, default="")
     opened_at = models.DateTimeField(null=True, blank=True)
@@ -91,6 +93,7 @@ class LabelTask(models.Model):
 
     class Meta:
         ordering = ["queue", "position", "id"]
+        permissions = [("review_labeltask", "Can review items in the review panel")]
         constraints = [
             models.UniqueConstraint(
                 fields=["queue", "trace", "kind", "reviewer"], name="labeltask_unique_per_reviewer"

@@ -34,38 +34,48 @@ def label_tasks_for_reviewer(*, user, day: date) -> QuerySet:
     return _visible(tasks, user).only(*fields, *_LIST_TRACE_FIELDS, "completed_by__username").order_by("position", "id")
 
 
-def label_task_positions(*, user, queue_id: int) -> list[tuple[int, int, str]]:
-    """(id, position, status) of every item of the queue the reviewer can see, in order — one query.
+def label_task_positions(*, user, queue_id: int) -> list[tuple[int, int, str, str]]:
+    """(id, position, status, kind) of every item of the queue the reviewer can see, in order — one query.
     A day's queue is small (30–50 items plus what other apps add), so progress and j/k neighbours
     are worked out from this list in Python rather than with a query each."""
     tasks = _visible(LabelTask.objects.filter(queue_id=queue_id), user)
-    return list(tasks.order_by("position", "id").values_list("id", "position", "status"))
+    return list(tasks.order_by("position", "id").values_list("id", "position", "status", "kind"))
 
 
-def label_task_progress(positions: list[tuple[int, int, str]]) -> dict:
-    done = sum(1 for _, _, status in positions if status != TaskStatus.PENDING)
+def label_task_progress(positions: list[tuple]) -> dict:
+    done = sum(1 for _, _, status, *_ in positions if status != TaskStatus.PENDING)
     total = len(positions)
     return {"done": done, "total": total, "percent": round(100 * done / total) if total else 0}
 
 
-def label_task_neighbours(positions: list[tuple[int, int, str]], task_id: int) -> dict:
-    """The previous and next item ids (any status) around `task_id`, for j/k."""
-    ids = [task for task, _, _ in positions]
+def label_task_neighbours(positions: list[tuple], task_id: int) -> dict:
+    """The previous and next item ids (any status) around `task_id`, for j/k, and the next pending A/B item."""
+    ids = [task for task, *_ in positions]
+    next_ab_id = label_task_next_pending(positions, task_id, kind=TaskKind.PREFERENCE)
     if task_id not in ids:
-        return {"previous_id": None, "next_id": ids[0] if ids else None}
+        return {"previous_id": None, "next_id": ids[0] if ids else None, "next_ab_id": next_ab_id}
     index = ids.index(task_id)
     return {
         "previous_id": ids[index - 1] if index > 0 else None,
         "next_id": ids[index + 1] if index + 1 < len(ids) else None,
+        "next_ab_id": next_ab_id,
     }
 
 
-def label_task_next_pending(positions: list[tuple[int, int, str]], task_id: int) -> int | None:
-    """The next pending item after `task_id` (wrapping to the start of the queue), or None when all are done."""
-    ids = [task for task, _, _ in positions]
+def label_task_next_pending(positions: list[tuple], task_id: int, *, kind: str | None = None) -> int | None:
+    """The next pending item (of `kind`, if given) after `task_id`, wrapping to the start of the queue;
+    None when none is left."""
+    ids = [task for task, *_ in positions]
     start = ids.index(task_id) + 1 if task_id in ids else 0
     ordered = positions[start:] + positions[:start]
-    return next((task for task, _, status in ordered if status == TaskStatus.PENDING and task != task_id), None)
+    return next(
+        (
+            task
+            for task, _, status, task_kind in ordered
+            if status == TaskStatus.PENDING and task != task_id and kind in (None, task_kind)
+        ),
+        None,
+    )
 
 
 # Raw (unscrubbed) trace columns are never even loaded into the panel.

@@ -5,6 +5,7 @@ keep their signatures stable.
 """
 
 import math
+import secrets
 from datetime import date
 
 from django.conf import settings
@@ -170,6 +171,8 @@ def label_tasks_add(
             reason=reason,
             position=position + offset,
             pair=(pairs or {}).get(trace_id) if kind == TaskKind.PREFERENCE else None,
+            # Blind A/B: which side is shown first is drawn per item and kept (the baseline is not always A).
+            sides_swapped=kind == TaskKind.PREFERENCE and secrets.randbelow(2) == 1,
             status=TaskStatus.PENDING,
         )
         history_set(task, reason=f"queued: {reason}")
@@ -453,7 +456,9 @@ def label_task_open(*, task: LabelTask) -> None:
 def preference_submit(
     *, reviewer, choice: str, rationale: str = "", task: LabelTask | None = None, task_id: int | None = None
 ) -> Preference:
-    """Record (or update) the reviewer's A/B choice for a preference item (`task` or `task_id`), with history."""
+    """Record (or update) the reviewer's A/B choice for a preference item (`task` or `task_id`), with history.
+    `choice` is what the reviewer saw ("a" = the side shown first); with `task.sides_swapped` that is pair["b"],
+    and the Preference stores the choice against the pair's own sides."""
     _check_reviewer(reviewer)
     if choice not in PreferenceChoice.values:
         raise ValidationError({"choice": "choose a, b or tie"})
@@ -472,7 +477,7 @@ def preference_submit(
     preference.response_a, preference.response_b = side_a.get("response", ""), side_b.get("response", "")
     preference.trajectory_a, preference.trajectory_b = side_a.get("tool_calls"), side_b.get("tool_calls")
     preference.policy_a, preference.policy_b = side_a.get("policy_id", ""), side_b.get("policy_id", "")
-    preference.choice, preference.rationale = choice, rationale
+    preference.choice, preference.rationale = preference_choice_unblind(choice, swapped=task.sides_swapped), rationale
     preference.task_category = trace.task_category
     history_set(preference, user=reviewer, reason=_reason_text("chose" if created else "changed", rationale))
     preference.save()
@@ -482,6 +487,11 @@ def preference_submit(
         task.save()
     preference.task = task
     return preference
+
+
+def preference_choice_unblind(choice: str, *, swapped: bool) -> str:
+    """The shown side ("a" first) ↔ the pair's side; the same mapping both ways."""
+    return {"a": "b", "b": "a"}.get(choice, choice) if swapped else choice
 
 
 from labeling.queueing import label_queue_build  # noqa: E402,F401  (re-exported: the queue build is a service)

@@ -3,9 +3,9 @@
 import json
 from functools import wraps
 
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.conf import settings
+from django.contrib.auth.views import LoginView, redirect_to_login
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,7 +13,7 @@ from django.utils.cache import patch_vary_headers
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from labeling import selectors, services
-from labeling.access import user_can_review
+from labeling.access import REVIEW_PERMISSION, user_can_review
 from labeling.forms import PreferenceForm, ScoreCardForm, SkipForm, card_initial
 from labeling.models import DIMENSIONS, PreferenceChoice, TaskKind
 from traces.models import TaskCategory
@@ -22,19 +22,33 @@ from zeke_rft.errors import ApplicationError
 
 
 class _Refused(Exception):
-    """An access refusal the panel answers itself (403/404): HTMX gets a small partial in the item area."""
+    """An access refusal the panel answers itself (403/404): HTMX gets a small partial in the item area,
+    a full page load the panel page around it (so the reviewer's draft of that item can still be offered)."""
 
-    def __init__(self, message: str, *, status: int):
+    def __init__(self, message: str, *, status: int, task_id: int | None = None):
         super().__init__(message)
-        self.message, self.status = message, status
+        self.message, self.status, self.task_id = message, status, task_id
 
 
-def _refusal_response(request, message: str, *, status: int):
-    if not request.htmx:
-        raise (Http404 if status == 404 else PermissionDenied)(message)
-    response = render(request, "labeling/partials/error.html", {"message": message, "status": status}, status=status)
+def _refusal_response(request, message: str, *, status: int, task_id: int | None = None):
+    context = {"message": message, "status": status, "refused_task_id": task_id}
+    template = "labeling/partials/error.html" if _partial_only(request) else "labeling/refused.html"
+    response = render(request, template, context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+class ReviewLoginView(LoginView):
+    """The panel's login; says so when the reviewer was sent here because the session expired."""
+
+    template_name = "labeling/login.html"
+    next_page = "/review/"
+
+    def get_context_data(self, **kwargs):
+        session_cookie = self.request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+        anonymous = not self.request.user.is_authenticated
+        expired = anonymous and (self.request.GET.get("expired") == "1" or bool(session_cookie))
+        return {**super().get_context_data(**kwargs), "expired": expired}
 
 
 def reviewer_required(view):
@@ -46,15 +60,17 @@ def reviewer_required(view):
         if not request.user.is_authenticated:
             if request.htmx:
                 back_to = request.htmx.current_url_abs_path or reverse("labeling:queue")
-                return HttpResponseClientRedirect(redirect_to_login(back_to, "labeling:login").url)
+                return HttpResponseClientRedirect(redirect_to_login(back_to, "labeling:login").url + "&expired=1")
             return redirect_to_login(request.get_full_path(), "labeling:login")
         if not user_can_review(request.user):
-            return _refusal_response(request, "Only the reviewers group may use the review panel.", status=403)
+            message = f"You need the permission {REVIEW_PERMISSION} (the reviewers group) to use the review panel."
+            return _refusal_response(request, message, status=403)
         try:
             return view(request, *args, **kwargs)
         except _Refused as refused:
-            return _refusal_response(request, refused.message, status=refused.status)
+            return _refusal_response(request, refused.message, status=refused.status, task_id=refused.task_id)
 
+    wrapper.required_permissions = (REVIEW_PERMISSION,)
     return wrapper
 
 
@@ -119,22 +135,34 @@ def _item_context(request, task, *, form=None, skip_form=None, positions=None, r
 
 
 def _preference_context(task, *, form, existing) -> dict:
-    initial = {"choice": existing.choice, "rationale": existing.rationale} if existing else {}
+    """Blind A/B: sides in the item's recorded order; policy ids only once the reviewer has answered."""
+    shown = services.preference_choice_unblind(existing.choice, swapped=task.sides_swapped) if existing else None
+    initial = {"choice": shown, "rationale": existing.rationale} if existing else {}
     form = form or PreferenceForm(initial=initial)
     values = _values(form)
     pair = task.pair or {}
+    order = ("b", "a") if task.sides_swapped else ("a", "b")
     return {
         "form": form,
         "values": values,
         "existing": existing,
         "sides": [
-            {"key": key, **(pair.get(key) or {}), "calls": _calls((pair.get(key) or {}).get("tool_calls"))}
-            for key in ("a", "b")
+            _side(shown, pair.get(key) or {}, reveal=existing is not None)
+            for shown, key in zip("ab", order, strict=True)
         ],
         "choices": [
             {"value": value, "label": label, "checked": values["choice"] == value}
             for value, label in PreferenceChoice.choices
         ],
+    }
+
+
+def _side(shown_key: str, side: dict, *, reveal: bool) -> dict:
+    return {
+        "key": shown_key,
+        "response": side.get("response", ""),
+        "calls": _calls(side.get("tool_calls")),
+        "policy_id": side.get("policy_id", "") if reveal else "",
     }
 
 
@@ -189,7 +217,11 @@ def _load_task(request, task_id, *, with_trace=True):
     if task is None:
         raise _Refused("No such item.", status=404)
     if task.reviewer_id not in (None, request.user.pk):
-        raise _Refused("This item is assigned to another reviewer.", status=403)
+        raise _Refused(
+            "This item was reassigned to another reviewer. If you had started it, your draft is below to copy.",
+            status=403,
+            task_id=task.pk,
+        )
     return task
 
 

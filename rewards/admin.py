@@ -4,7 +4,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from rewards.models import AgreementCheck, RewardModel
 from rewards.selectors import reward_model_alerts
 from rewards.services import reward_model_promote, reward_model_retire
-from zeke_rft.errors import ApplicationError
+from zeke_rft.access import admin_permission
+from zeke_rft.admin_confirm import confirm_with_reason
 
 
 @admin.register(RewardModel)
@@ -15,8 +16,14 @@ class RewardModelAdmin(SimpleHistoryAdmin):
     actions = ("promote_selected", "retire_selected")
     readonly_fields = [f.name for f in RewardModel._meta.fields]
 
+    has_promote_permission = admin_permission("rewards.promote_rewardmodel")
+    has_retire_permission = admin_permission("rewards.retire_rewardmodel")
+
     def has_add_permission(self, request):
         return False  # versions come from training, never by hand
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail of every version stays; retire instead
 
     @admin.display(description="Spearman")
     def spearman(self, obj):
@@ -31,28 +38,32 @@ class RewardModelAdmin(SimpleHistoryAdmin):
             self.message_user(request, alert["message"], level=messages.WARNING)
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Promote the selected version (retires the active one)", permissions=["change"])
+    @admin.action(description="Promote the selected version (retires the active one)", permissions=["promote"])
     def promote_selected(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to promote.", level=messages.ERROR)
-            return
-        reward_model = queryset.get()
-        try:
-            reward_model_promote(
-                reward_model=reward_model, user=request.user, reason=f"promoted in admin by {request.user}"
-            )
-        except ApplicationError as exc:
-            self.message_user(request, exc.message, level=messages.ERROR)
-            return
-        self.message_user(request, f"{reward_model.version} is now the active reward model.")
+            return None
+        return confirm_with_reason(
+            self,
+            request,
+            queryset,
+            action="promote_selected",
+            title="Promote reward model",
+            explanation="This version becomes the active reward model; the active one is retired.",
+            apply=lambda obj, reason: reward_model_promote(reward_model=obj, user=request.user, reason=reason),
+        )
 
-    @admin.action(description="Retire the selected versions", permissions=["change"])
+    @admin.action(description="Retire the selected versions", permissions=["retire"])
     def retire_selected(self, request, queryset):
-        for reward_model in queryset:
-            reward_model_retire(
-                reward_model=reward_model, user=request.user, reason=f"retired in admin by {request.user}"
-            )
-        self.message_user(request, f"Retired {queryset.count()} version(s).")
+        return confirm_with_reason(
+            self,
+            request,
+            queryset,
+            action="retire_selected",
+            title="Retire reward models",
+            explanation="Retired versions score nothing; retiring the active one leaves no active reward model.",
+            apply=lambda obj, reason: reward_model_retire(reward_model=obj, user=request.user, reason=reason),
+        )
 
 
 @admin.register(AgreementCheck)
@@ -62,4 +73,10 @@ class AgreementCheckAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in AgreementCheck._meta.fields]
 
     def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # written by the weekly agreement check; the record stays
+
+    def has_change_permission(self, request, obj=None):
         return False

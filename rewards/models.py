@@ -30,6 +30,10 @@ class RewardModel(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("promote_rewardmodel", "Can promote reward model versions"),
+            ("retire_rewardmodel", "Can retire reward model versions"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["status"], condition=models.Q(status="active"), name="rewardmodel_single_active"

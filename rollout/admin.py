@@ -1,14 +1,37 @@
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import render
 from simple_history.admin import SimpleHistoryAdmin
 
-from rollout.models import EvalCase, EvalResult, EvalRun, EvalSuite, MonitorCheck, Policy, Rollout, RolloutState
+from rollout.models import (
+    EvalCase,
+    EvalResult,
+    EvalRun,
+    EvalSuite,
+    MonitorCheck,
+    Policy,
+    PolicyCheck,
+    Rollout,
+)
 from rollout.services import policy_release_traces, rollout_rollback
-from zeke_rft.errors import ApplicationError
+from zeke_rft.access import admin_permission
+from zeke_rft.admin_confirm import confirm_with_reason
 
 
-@admin.action(description="Release quarantined traces of selected policies back to training")
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written by services (runs, checks, audit records): viewed and listed, never added or deleted."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.action(
+    description="Release quarantined traces of selected policies back to training", permissions=["release_quarantine"]
+)
 def release_traces_action(modeladmin, request, queryset):
     for policy in queryset:
         released = policy_release_traces(policy=policy, user=request.user)
@@ -23,6 +46,13 @@ class PolicyAdmin(SimpleHistoryAdmin):
     # Status changes go through rollouts so history and the single-active rule hold.
     readonly_fields = ["status", "created_at"]
     actions = [release_traces_action]
+    has_release_quarantine_permission = admin_permission("rollout.release_quarantine")
+
+    def has_add_permission(self, request):
+        return False  # candidates come from training runs (policy_register_candidate)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # rollouts and traces point at policies; history stays
 
 
 class EvalCaseInline(admin.TabularInline):
@@ -54,34 +84,31 @@ class EvalResultInline(admin.TabularInline):
 
 
 @admin.register(EvalRun)
-class EvalRunAdmin(admin.ModelAdmin):
+class EvalRunAdmin(ReadOnlyAdmin):
     list_display = ["suite", "policy", "baseline", "status", "passed", "started_at"]
     list_filter = ["suite", "status", "passed"]
     readonly_fields = ["scores", "error"]
     inlines = [EvalResultInline]
 
 
-@admin.action(description="Roll back selected rollouts (asks for a reason)")
+@admin.action(description="Roll back selected rollouts (asks for a reason)", permissions=["rollback"])
 def rollback_action(modeladmin, request, queryset):
-    if request.POST.get("apply"):
-        reason = request.POST.get("reason", "")
-        for rollout in queryset:
-            try:
-                rollout_rollback(rollout=rollout, reason=reason, user=request.user)
-                modeladmin.message_user(request, f"Rollout {rollout.pk} rolled back.", messages.SUCCESS)
-            except (ApplicationError, ValidationError) as exc:
-                text = getattr(exc, "message", None) or "; ".join(exc.messages)
-                modeladmin.message_user(request, f"Rollout {rollout.pk}: {text}", messages.ERROR)
-        return None
-    return render(
+    return confirm_with_reason(
+        modeladmin,
         request,
-        "rollout/admin_rollback.html",
-        {"rollouts": queryset, "action": "rollback_action", **modeladmin.admin_site.each_context(request)},
+        queryset,
+        action="rollback_action",
+        title="Roll back",
+        explanation="Each rollout is set rolled back, its baseline becomes the active policy again and the "
+        "candidate's traces are quarantined.",
+        apply=lambda rollout, reason: rollout_rollback(rollout=rollout, reason=reason, user=request.user),
     )
 
 
 @admin.register(Rollout)
 class RolloutAdmin(SimpleHistoryAdmin):
+    """Rollouts start and move only through the services (smoke tests, gate, salt): no add, edit or delete here."""
+
     list_display = [
         "pk",
         "modality",
@@ -105,13 +132,28 @@ class RolloutAdmin(SimpleHistoryAdmin):
         "automatic_rollback",
     ]
     actions = [rollback_action]
+    has_rollback_permission = admin_permission("rollout.rollback_rollout")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def has_delete_permission(self, request, obj=None):
-        return obj is None or obj.state == RolloutState.ROLLED_BACK
+        return False
 
 
 @admin.register(MonitorCheck)
-class MonitorCheckAdmin(admin.ModelAdmin):
+class MonitorCheckAdmin(ReadOnlyAdmin):
     list_display = ["rollout", "checked_at", "decision", "reason"]
     list_filter = ["decision"]
     readonly_fields = ["metrics"]
+
+
+@admin.register(PolicyCheck)
+class PolicyCheckAdmin(ReadOnlyAdmin):
+    """Active-policy watches, written by rollout.watch only."""
+
+    list_display = ["policy", "checked_at", "decision", "reason"]
+    list_filter = ["decision"]

@@ -36,6 +36,7 @@ class Policy(models.Model):
     class Meta:
         verbose_name_plural = "policies"
         ordering = ["-created_at"]
+        permissions = [("release_quarantine", "Can release a policy's quarantined traces")]
         constraints = [
             models.UniqueConstraint(fields=["model_id", "modality"], name="policy_unique_model_modality"),
             models.UniqueConstraint(
@@ -153,7 +154,11 @@ class Rollout(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
-        permissions = [("override_promotion", "Can promote a canary without the evidence the promotion rule asks")]
+        permissions = [
+            ("approve_rollout", "Can start, ramp and promote rollouts"),
+            ("rollback_rollout", "Can roll back rollouts"),
+            ("override_promotion", "Can promote a canary without the evidence the promotion rule asks"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["modality"],

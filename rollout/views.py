@@ -1,8 +1,6 @@
 """/rollouts/: per modality the active policy, the running rollout, monitor charts and policy history."""
 
 from django.contrib import messages
-from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -12,6 +10,7 @@ from rollout.errors import validation_text
 from rollout.models import Rollout
 from rollout.selectors import dashboard_modalities
 from rollout.services import rollout_rollback
+from zeke_rft.access import permission_required_view
 from zeke_rft.errors import ApplicationError
 
 
@@ -40,15 +39,18 @@ def _dashboard(request, *, status: int = 200):
     return render(request, "rollout/dashboard.html", {"panels": panels}, status=status)
 
 
-@login_required
+@permission_required_view("rollout.view_rollout")
 def dashboard(request):
     return _dashboard(request)
 
 
-@staff_member_required
+@permission_required_view("rollout.rollback_rollout")
 @require_POST
 def rollback(request, rollout_id: int):
     rollout = get_object_or_404(Rollout, pk=rollout_id)
+    if request.POST.get("reason", "").strip() and request.POST.get("confirm") != "yes":
+        messages.error(request, "confirm: tick the box to confirm the rollback.")
+        return _dashboard(request, status=400)
     try:
         rollout_rollback(rollout=rollout, reason=request.POST.get("reason", ""), user=request.user)
     except ValidationError as exc:

@@ -51,3 +51,16 @@ def agent_client(agent_and_token):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {agent_and_token[1]}")
     return client
+
+
+def user_in_groups(username: str, *groups: str, **fields):
+    """A user in the seeded groups (reviewers, operators, approvers, admins), permissions loaded fresh."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from zeke_rft.access import groups_seed
+
+    groups_seed(names=list(groups))
+    user = get_user_model().objects.create_user(username=username, password=None, **fields)
+    user.groups.add(*Group.objects.filter(name__in=groups))
+    return get_user_model().objects.get(pk=user.pk)

@@ -9,6 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from traces.models import Agent, ForgetRequest, Trace
 from traces.services import agent_create, agent_revoke_token, agent_rotate_token, agent_update
+from zeke_rft.access import admin_permission, admin_view_permission
 
 RAW_TEXT_PERMISSION = "traces.view_raw_text"
 
@@ -33,6 +34,8 @@ class AgentAdmin(SimpleHistoryAdmin):
     search_fields = ("name",)
     readonly_fields = ("token_prefix", "token_revoked", "token_rotated_at", "created_at")
     actions = ("rotate_token", "revoke_token")
+    has_rotate_token_permission = admin_permission("traces.rotate_agent_token")
+    has_revoke_token_permission = admin_permission("traces.revoke_agent_token")
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -64,7 +67,7 @@ class AgentAdmin(SimpleHistoryAdmin):
         obj._state.db = agent._state.db
         messages.warning(request, f"Token for {agent.name} (copy it now, it is not shown again): {token}")
 
-    @admin.action(description="Rotate token (the old one stops working at once)")
+    @admin.action(description="Rotate token (the old one stops working at once)", permissions=["rotate_token"])
     def rotate_token(self, request, queryset):
         return self._token_action(
             request,
@@ -74,7 +77,7 @@ class AgentAdmin(SimpleHistoryAdmin):
             explanation="Each agent gets a new token, shown once on the next page; the old one stops working at once.",
         )
 
-    @admin.action(description="Revoke token")
+    @admin.action(description="Revoke token", permissions=["revoke_token"])
     def revoke_token(self, request, queryset):
         return self._token_action(
             request,
@@ -389,10 +392,7 @@ def _filter_admin():
 
         def run_view(self, request):
             """Run (or dry run) the filter now, for a day or for every pending trace."""
-            if not request.user.has_perm("traces.change_filterrun"):
-                from django.core.exceptions import PermissionDenied
-
-                raise PermissionDenied
+            admin_view_permission(request, "traces.change_filterrun")
             form = RunFilterForm(request.POST or None)
             if request.method == "POST" and form.is_valid():
                 day: date_type | None = form.cleaned_data["day"]

@@ -35,6 +35,10 @@ class Agent(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("rotate_agent_token", "Can rotate agent tokens"),
+            ("revoke_agent_token", "Can revoke agent tokens"),
+        ]
 
     def __str__(self):
         return self.name

@@ -5,7 +5,10 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from training import services
 from training.models import DatasetBuild, TrainingEvent, TrainingRun, TRLJob
+from zeke_rft.access import admin_permission
 from zeke_rft.errors import ApplicationError
+
+START, CANCEL, PAUSE = "training.start_trainingrun", "training.cancel_trainingrun", "training.pause_trainingrun"
 
 
 def _each(modeladmin, request, queryset, action, done: str):
@@ -53,10 +56,17 @@ class DatasetBuildAdmin(SimpleHistoryAdmin):
     def validation(self, obj):
         return (obj.manifest.get("counts") or {}).get("validation")
 
+    has_start_training_permission = admin_permission(START)
+
     def has_add_permission(self, request):
         return False  # builds come from build_dataset / the weekly job
 
-    @admin.action(description="Start a training run (default config) on the selected builds")
+    def has_delete_permission(self, request, obj=None):
+        return False  # a build's hash names what a run trained on; it stays
+
+    @admin.action(
+        description="Start a training run (default config) on the selected builds", permissions=["start_training"]
+    )
     def start_training(self, request, queryset):
         _each(
             self,
@@ -66,7 +76,10 @@ class DatasetBuildAdmin(SimpleHistoryAdmin):
             "queued",
         )
 
-    @admin.action(description="Start an open-weights training run (TRL, default config) on the selected builds")
+    @admin.action(
+        description="Start an open-weights training run (TRL, default config) on the selected builds",
+        permissions=["start_training"],
+    )
     def start_training_trl(self, request, queryset):
         _each(
             self,
@@ -98,30 +111,37 @@ class TrainingRunAdmin(SimpleHistoryAdmin):
     inlines = [TrainingEventInline]
     actions = ["submit", "poll", "cancel", "pause", "resume"]
 
+    has_start_permission = admin_permission(START)
+    has_cancel_permission = admin_permission(CANCEL)
+    has_pause_permission = admin_permission(PAUSE)
+
     def has_add_permission(self, request):
         return False  # runs come from start_training or the dataset action
 
-    @admin.action(description="Submit pending runs")
+    def has_delete_permission(self, request, obj=None):
+        return False  # the experiment registry keeps every run
+
+    @admin.action(description="Submit pending runs", permissions=["start"])
     def submit(self, request, queryset):
         from training.tasks import submit_training_run
 
         _each(self, request, queryset, lambda run: submit_training_run.delay(run.pk), "submission queued")
 
-    @admin.action(description="Poll now")
+    @admin.action(description="Poll now", permissions=["change"])
     def poll(self, request, queryset):
         _each(self, request, queryset, lambda run: services.training_run_poll(run_id=run.pk), "polled")
 
-    @admin.action(description="Cancel the job")
+    @admin.action(description="Cancel the job", permissions=["cancel"])
     def cancel(self, request, queryset):
         _each(
             self, request, queryset, lambda run: services.training_run_cancel(run=run, user=request.user), "cancelled"
         )
 
-    @admin.action(description="Pause the job")
+    @admin.action(description="Pause the job", permissions=["pause"])
     def pause(self, request, queryset):
         _each(self, request, queryset, lambda run: services.training_run_pause(run=run, user=request.user), "paused")
 
-    @admin.action(description="Resume the job")
+    @admin.action(description="Resume the job", permissions=["pause"])
     def resume(self, request, queryset):
         _each(self, request, queryset, lambda run: services.training_run_resume(run=run, user=request.user), "resumed")
 

@@ -92,6 +92,11 @@ class TrainingRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("start_trainingrun", "Can start (submit) training runs"),
+            ("cancel_trainingrun", "Can cancel training runs"),
+            ("pause_trainingrun", "Can pause and resume training runs"),
+        ]
         constraints = [
             # The same dataset + config is never submitted twice.
             models.UniqueConstraint(fields=["dataset", "config_hash"], name="trainingrun_unique_dataset_config"),

@@ -3,20 +3,15 @@
 import csv
 import re
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from labeling.access import user_can_review
 from training import selectors
 from training.charts import reward_curve_svg
 from training.models import TrainingRun
+from zeke_rft.access import permission_required_view
 
-
-def _require_reviewer(request):
-    if not user_can_review(request.user):
-        raise PermissionDenied("the experiment registry is for staff and reviewers")
+VIEW = "training.view_trainingrun"
 
 
 def _row(run: TrainingRun) -> dict:
@@ -30,16 +25,20 @@ def _row(run: TrainingRun) -> dict:
     }
 
 
-@login_required
+@permission_required_view(VIEW)
 def experiment_list(request):
-    _require_reviewer(request)
     rows = [_row(run) for run in selectors.experiments_list()]
+    # Online numbers of each run's policy (rollout reads its own tables; one batch for the page).
+    from rollout.selectors import policy_lifetime_stats
+
+    lifetime = policy_lifetime_stats(policies=[row["policy"] for row in rows])
+    for row in rows:
+        row["lifetime"] = lifetime.get(row["policy"].pk) if row["policy"] else None
     return render(request, "training/experiments.html", {"rows": rows})
 
 
-@login_required
+@permission_required_view(VIEW)
 def experiment_compare(request):
-    _require_reviewer(request)
     ids, problems = [], []
     for name in ("a", "b"):
         value = (request.GET.get(name) or "").strip()
@@ -59,9 +58,8 @@ def experiment_compare(request):
     return render(request, "training/compare.html", {"columns": columns, "config_rows": config_rows})
 
 
-@login_required
+@permission_required_view(VIEW)
 def experiment_export(request):
-    _require_reviewer(request)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="experiments.csv"'
     writer = csv.writer(response)

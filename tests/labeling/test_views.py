@@ -43,10 +43,10 @@ def test_a_user_outside_the_reviewers_group_gets_403(client, outsider, queued):
     assert not ScoreCard.objects.exists()
 
 
-def test_staff_may_review_without_the_group(client, django_user_model, db):
+def test_staff_without_the_review_permission_may_not_review(client, django_user_model, db):
     staff = django_user_model.objects.create_user(username="boss", password="x", is_staff=True)
     client.force_login(staff)
-    assert client.get("/review/").status_code == 200
+    assert client.get("/review/").status_code == 403
 
 
 def test_a_reviewer_logs_in_through_the_panel_login(client, reviewer):
@@ -73,7 +73,7 @@ def test_with_two_reviewers_each_sees_the_day_plus_their_overlap_share(client, r
 @pytest.mark.parametrize("count", [5, 50])
 def test_the_queue_view_runs_a_constant_number_of_queries(reviewer_client, queued, django_assert_num_queries, count):
     queued(count)
-    with django_assert_num_queries(4):  # session, user, group check, tasks
+    with django_assert_num_queries(5):  # session, user, user and group permissions (review check), tasks
         assert reviewer_client.get("/review/").status_code == 200
 
 
@@ -81,9 +81,9 @@ def test_the_queue_view_runs_a_constant_number_of_queries(reviewer_client, queue
 def test_the_item_view_runs_a_constant_number_of_queries(reviewer_client, queued, django_assert_num_queries, count):
     tasks = queued(count)
     reviewer_client.get(f"/review/item/{tasks[0].pk}/")  # seeds the rubric on first use
-    # session, user, group, task+trace, opened_at, positions, card, rubric (the stamp's asynchronous commit
-    # on PostgreSQL is part of its one UPDATE; inside the test's transaction it is a plain UPDATE).
-    with django_assert_num_queries(8):
+    # session, user, user + group permissions, task+trace, opened_at, positions, card, rubric (the stamp's
+    # asynchronous commit on PostgreSQL is part of its one UPDATE; inside the test's transaction it is a plain UPDATE).
+    with django_assert_num_queries(9):
         assert reviewer_client.get(f"/review/item/{tasks[1].pk}/").status_code == 200
 
 
@@ -91,11 +91,11 @@ def test_the_item_view_runs_a_constant_number_of_queries(reviewer_client, queued
 def test_a_submission_runs_a_constant_number_of_queries(reviewer_client, queued, django_assert_num_queries, count):
     tasks = queued(count)
     reviewer_client.get(f"/review/item/{tasks[0].pk}/")
-    # session, user, group; the service's transaction (here a savepoint and its release): the task locked
-    # with the reviewer's card id (the view does not load it first), rubric, card + its history, reward
+    # session, user, user + group permissions; the service's transaction (here a savepoint and its release):
+    # the task locked with the reviewer's card id (the view does not load it first), rubric, card + its history, reward
     # event, task + its history; then the next item: positions, task+trace, opened_at. No card look-up
     # for the next item: a pending item the reviewer can see has no card of theirs.
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(16):
         response = reviewer_client.post(f"/review/item/{tasks[0].pk}/", _form(), headers={"HX-Request": "true"})
     assert response.status_code == 200 and f'data-task-id="{tasks[1].pk}"' in response.content.decode()
 
@@ -232,7 +232,32 @@ def test_the_ab_view_shows_both_sides_and_stores_a_preference(reviewer_client, t
     assert "Side A text" in body and "Side B text" in body and 'data-kind="preference"' in body
     response = reviewer_client.post(f"/review/item/{task.pk}/", {"choice": "a", "rationale": "A books it"})
     assert response.status_code == 303
-    assert trace.preferences.get().choice == "a"
+    # "a" is the side shown first: the pair's "b" when this item's sides were drawn swapped.
+    assert trace.preferences.get().choice == ("b" if task.sides_swapped else "a")
+
+
+def test_an_ab_item_shows_no_policy_id_until_it_is_answered(reviewer_client, traces_factory):
+    trace = traces_factory(1)[0]
+    pair = {"a": {"policy_id": "ft:base-7", "response": "one"}, "b": {"policy_id": "ft:cand-9", "response": "two"}}
+    services.label_tasks_add(trace_ids=[trace.pk], reason="disagreement", kind="preference", pairs={trace.pk: pair})
+    task = trace.label_tasks.get()
+
+    before = reviewer_client.get(f"/review/item/{task.pk}/").content.decode()
+    reviewer_client.post(f"/review/item/{task.pk}/", {"choice": "tie", "rationale": ""})
+    after = reviewer_client.get(f"/review/item/{task.pk}/").content.decode()
+
+    assert "ft:base-7" not in before and "ft:cand-9" not in before
+    assert "ft:base-7" in after and "ft:cand-9" in after
+
+
+def test_ab_sides_are_drawn_per_item_and_recorded(traces_factory):
+    traces = traces_factory(40)
+    pairs = {t.pk: {"a": {"policy_id": "x", "response": "1"}, "b": {"policy_id": "y", "response": "2"}} for t in traces}
+    services.label_tasks_add(trace_ids=list(pairs), reason="disagreement", kind="preference", pairs=pairs)
+
+    swapped = [task.sides_swapped for task in LabelTask.objects.filter(kind="preference")]
+
+    assert len(swapped) == 40 and 0 < sum(swapped) < 40  # both orders occur (all one way: p = 2 × 2^-40)
 
 
 def test_the_stats_page_shows_alpha_and_throughput(reviewer_client, reviewer, second_reviewer, traces_factory):
@@ -349,7 +374,7 @@ def test_a_missing_item_over_htmx_is_a_404_partial(reviewer_client):
 def test_an_expired_session_over_htmx_redirects_the_browser_to_the_login(client, queued):
     task = queued(3)[0]
     response = client.post(f"/review/item/{task.pk}/", _form(), headers=HX)
-    assert response["HX-Redirect"] == "/review/login/?next=/review/item/1/"
+    assert response["HX-Redirect"] == f"/review/login/?next=/review/item/{task.pk}/&expired=1"
     assert not ScoreCard.objects.exists()
 
 
@@ -360,5 +385,5 @@ def test_the_stats_page_runs_a_constant_number_of_queries(
     for trace in traces_factory(count):
         services.scorecard_submit(trace=trace, reviewer=reviewer, **SCORES)
         services.scorecard_submit(trace=trace, reviewer=second_reviewer, **SCORES)
-    with django_assert_num_queries(6):  # session, user, group, overlap cards, cards per day, seconds
+    with django_assert_num_queries(7):  # session, user, user + group permissions, overlap cards, cards per day, seconds
         assert reviewer_client.get("/review/stats/").status_code == 200

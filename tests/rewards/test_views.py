@@ -70,21 +70,26 @@ def test_admin_promotes_a_candidate_and_retires_the_active_one(staff_client, lab
     labels.labeled(3)
     second = reward_model_train(promote=False)[0]
 
-    response = staff_client.post(
-        "/admin/rewards/rewardmodel/",
-        {"action": "promote_selected", "_selected_action": [second.pk]},
-        follow=True,
-    )
+    data = {"action": "promote_selected", "_selected_action": [second.pk]}
+    form = staff_client.post("/admin/rewards/rewardmodel/", data)
+    assert form.status_code == 200 and 'name="confirm"' in form.content.decode()  # asks first, acts on the answer
+    answer = {**data, "apply": "1", "reason": "wins spot checks", "confirm": "on"}
+    response = staff_client.post("/admin/rewards/rewardmodel/", answer, follow=True)
 
     assert response.status_code == 200
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, second.status) == ("retired", "active")
-    assert second.history.first().history_change_reason.startswith("promoted: promoted in admin by admin")
+    assert second.history.first().history_change_reason == "promoted: wins spot checks"
 
 
-def test_admin_retires_a_version(staff_client, trained):
-    staff_client.post("/admin/rewards/rewardmodel/", {"action": "retire_selected", "_selected_action": [trained.pk]})
+def test_admin_retires_a_version_only_with_a_reason_and_a_confirmation(staff_client, trained):
+    data = {"action": "retire_selected", "_selected_action": [trained.pk], "apply": "1"}
+    refused = staff_client.post("/admin/rewards/rewardmodel/", {**data, "reason": "  ", "confirm": "on"})
+    trained.refresh_from_db()
+    assert refused.status_code == 200 and trained.status == "active"
+
+    staff_client.post("/admin/rewards/rewardmodel/", {**data, "reason": "drifted", "confirm": "on"})
 
     trained.refresh_from_db()
     assert trained.status == "retired"
@@ -125,7 +130,8 @@ def test_staff_promote_a_candidate_from_its_page_with_a_reason(staff_client, lab
     labels.labeled(3)
     second = reward_model_train(promote=False)[0]
 
-    response = staff_client.post(f"/rewards/{second.version}/promote", {"reason": "better on spot checks"})
+    data = {"reason": "better on spot checks", "confirm": "yes"}
+    response = staff_client.post(f"/rewards/{second.version}/promote", data)
 
     assert response.status_code == 302 and response["Location"] == f"/rewards/{second.version}/"
     second.refresh_from_db()
@@ -135,12 +141,23 @@ def test_staff_promote_a_candidate_from_its_page_with_a_reason(staff_client, lab
     assert second.history.first().history_change_reason == "promoted: better on spot checks"
 
 
-def test_staff_retire_a_version_from_its_page(staff_client, trained):
-    staff_client.post(f"/rewards/{trained.version}/retire", {"reason": ""})
+def test_staff_retire_a_version_from_its_page_with_a_reason_and_a_confirmation(staff_client, trained):
+    staff_client.post(f"/rewards/{trained.version}/retire", {"reason": "drifted", "confirm": "yes"})
 
     trained.refresh_from_db()
     assert trained.status == "retired"
-    assert trained.status_reason == "retired on the version page by admin"
+    assert trained.status_reason == "drifted"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"), [({"reason": "", "confirm": "yes"}, "reason"), ({"reason": "drifted"}, "confirm")]
+)
+def test_retire_without_a_reason_or_a_confirmation_is_a_400_naming_it(staff_client, trained, data, field):
+    response = staff_client.post(f"/rewards/{trained.version}/retire", data)
+
+    assert response.status_code == 400 and f"{field}:" in response.content.decode()
+    trained.refresh_from_db()
+    assert trained.status == "active"
 
 
 def test_reviewers_who_are_not_staff_cannot_promote(client, labels, reviewer):
@@ -167,7 +184,7 @@ def test_staff_promote_with_a_long_reason_kept_whole_on_the_version(staff_client
     reward_model = reward_model_train(promote=False)[0]
     reason = "better on the spot checks of the week, " * 10
 
-    response = staff_client.post(f"/rewards/{reward_model.version}/promote", {"reason": reason})
+    response = staff_client.post(f"/rewards/{reward_model.version}/promote", {"reason": reason, "confirm": "yes"})
 
     assert response.status_code == 302
     reward_model.refresh_from_db()

@@ -1,16 +1,16 @@
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from rollout.models import MonitorCheck, RolloutState
 from rollout.services import rollout_rollback
+from tests.conftest import user_in_groups
 
 
 @pytest.fixture
 def staff_client(client, db):
-    client.force_login(get_user_model().objects.create_user("nate", password="pw", is_staff=True))
+    client.force_login(user_in_groups("nate", "approvers", is_staff=True))
     return client
 
 
@@ -62,7 +62,8 @@ def test_a_rollback_reason_is_visible(staff_client, rollout):
 
 
 def test_staff_can_roll_back_from_the_dashboard(staff_client, rollout):
-    response = staff_client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": "looks off"}, follow=True)
+    data = {"reason": "looks off", "confirm": "yes"}
+    response = staff_client.post(f"/rollouts/{rollout.pk}/rollback", data, follow=True)
 
     assert b"rolled back; the previous policy is active again" in response.content
     rollout.refresh_from_db()
@@ -77,20 +78,28 @@ def test_a_dashboard_rollback_without_a_reason_is_a_400_naming_the_reason(staff_
     assert rollout.state == RolloutState.CANARY
 
 
+def test_a_dashboard_rollback_without_the_confirmation_is_a_400_naming_it(staff_client, rollout):
+    response = staff_client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": "looks off"})
+
+    assert response.status_code == 400 and "confirm:" in response.content.decode()
+    rollout.refresh_from_db()
+    assert rollout.state == RolloutState.CANARY
+
+
 def test_a_dashboard_rollback_of_a_finished_rollout_is_a_409(staff_client, rollout):
     rollout_rollback(rollout=rollout, reason="first")
 
-    response = staff_client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": "again"})
+    response = staff_client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": "again", "confirm": "yes"})
 
     assert response.status_code == 409 and b"already rolled back" in response.content
 
 
-def test_only_staff_may_roll_back_from_the_dashboard(client, rollout, django_user_model):
-    client.force_login(django_user_model.objects.create_user("rev", password="pw"))
+def test_staff_without_the_rollback_permission_may_not_roll_back_from_the_dashboard(client, rollout):
+    client.force_login(user_in_groups("op", "operators", is_staff=True))
 
-    response = client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": "x"})
+    response = client.post(f"/rollouts/{rollout.pk}/rollback", {"reason": "x", "confirm": "yes"})
 
-    assert response.status_code == 302
+    assert response.status_code == 403
     rollout.refresh_from_db()
     assert rollout.state == RolloutState.CANARY
 

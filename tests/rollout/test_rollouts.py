@@ -224,7 +224,7 @@ def test_the_admin_action_asks_for_a_reason_then_rolls_back(canary, nate, client
     page = client.post(url, data)
     assert page.status_code == 200 and b"Reason" in page.content
 
-    client.post(url, {**data, "apply": "1", "reason": "admin button"})
+    client.post(url, {**data, "apply": "1", "reason": "admin button", "confirm": "on"})
     canary.refresh_from_db()
     assert canary.state == RolloutState.ROLLED_BACK and canary.rollback_reason == "admin button"
     assert Policy.objects.get(status=PolicyStatus.ACTIVE).model_id == "gpt-4.1-mini"
@@ -252,3 +252,14 @@ def test_a_reviewer_releases_the_quarantined_traces_from_the_admin(canary, trace
     )
 
     assert traces_eligible().count() == 6
+
+
+def test_a_failed_gate_sends_a_notification(oracle, candidate, baseline):
+    from alerts.models import Notification
+
+    rollout = rollout_start_shadow(candidate=candidate)
+    with pytest.raises(ApplicationError):
+        rollout_start_canary(rollout=rollout)
+
+    notification = Notification.objects.get(kind="gate_failed")
+    assert candidate.model_id in notification.subject and "no finished eval run" in notification.body

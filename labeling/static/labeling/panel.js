@@ -98,6 +98,7 @@
     else if (key === "c") handled = focusField('textarea[name="correction"]') || focusField('textarea[name="rationale"]');
     else if (key === "s") handled = focusField('#skip-form input[name="reason"]');
     else if (key === "j") follow("next-link");
+    else if (key === "n") follow("next-ab-link");
     else if (key === "k") follow("prev-link");
     else if (key === "?") toggleHelp();
     else if (key === "Enter" && !(el && (el.tagName === "A" || el.tagName === "BUTTON"))) submit(document.getElementById("score-form"));
@@ -111,9 +112,98 @@
   });
   document.addEventListener("focusin", syncFromFocus);
 
+  // Drafts: what the reviewer enters is kept in localStorage, per user and item, on every change, and
+  // dropped only once a submit or skip is answered with the next item. A session expiry, a CSRF
+  // "reload the page", back/forward or a reassignment therefore loses nothing.
+  var SKIP = "__skip_reason";
+  function draftKey(taskId) { return "zeke-draft:" + (document.body.getAttribute("data-user") || "") + ":" + taskId; }
+  function readDraft(taskId) {
+    try { return JSON.parse(window.localStorage.getItem(draftKey(taskId)) || "null"); } catch (e) { return null; }
+  }
+  function formFields() {
+    var form = document.getElementById("score-form");
+    var fields = {};
+    if (!form) return fields;
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.name === "csrfmiddlewaretoken" || (el.type === "radio" && !el.checked)) return;
+      fields[el.name] = el.value;
+    });
+    var skip = document.querySelector('#skip-form input[name="reason"]');
+    if (skip && skip.value) fields[SKIP] = skip.value;
+    return fields;
+  }
+  function saveDraft() {
+    var item = root();
+    if (!item || !item.getAttribute("data-task-id") || !document.getElementById("score-form")) return;
+    try {
+      window.localStorage.setItem(draftKey(item.getAttribute("data-task-id")),
+        JSON.stringify({ saved: Date.now(), fields: formFields() }));
+    } catch (e) { /* storage full or disabled: the panel still works, without drafts */ }
+  }
+  function dropDraft(taskId) { try { window.localStorage.removeItem(draftKey(taskId)); } catch (e) { /* ignore */ } }
+  function setField(form, name, value) {
+    if (name === SKIP) {
+      var skip = document.querySelector('#skip-form input[name="reason"]');
+      if (skip) skip.value = value;
+      return;
+    }
+    Array.prototype.forEach.call(form.querySelectorAll('[name="' + name + '"]'), function (el) {
+      if (el.type === "radio") el.checked = el.value === value; else el.value = value;
+    });
+  }
+  function restoreDraft(item) {
+    var form = document.getElementById("score-form");
+    // A bound form (a 400) already shows exactly what was posted.
+    if (!form || item.getAttribute("data-bound")) return;
+    var draft = readDraft(item.getAttribute("data-task-id"));
+    if (!draft || !draft.fields) return;
+    Object.keys(draft.fields).forEach(function (name) { setField(form, name, draft.fields[name]); });
+    var note = document.getElementById("draft-note");
+    if (note) {
+      note.querySelector("span").textContent = "Draft restored (saved " + new Date(draft.saved).toLocaleTimeString() + ").";
+      note.hidden = false;
+    }
+  }
+  function draftText(draft) {
+    return Object.keys(draft.fields).map(function (name) {
+      return (name === SKIP ? "skip reason" : name) + ": " + draft.fields[name];
+    }).join("\n");
+  }
+  function offerDraft(item) {
+    var draft = readDraft(item.getAttribute("data-task-id"));
+    var offer = document.getElementById("draft-offer");
+    if (!draft || !offer) return;
+    document.getElementById("draft-offer-text").value = draftText(draft);
+    offer.hidden = false;
+  }
+  document.addEventListener("input", function (event) { if (event.target.form) saveDraft(); });
+  document.addEventListener("change", function (event) { if (event.target.form) saveDraft(); });
+  document.addEventListener("click", function (event) {
+    var id = event.target && event.target.id;
+    if (id === "draft-discard") {
+      dropDraft(root().getAttribute("data-task-id"));
+      document.getElementById("draft-note").hidden = true;
+    } else if (id === "draft-copy") {
+      var text = document.getElementById("draft-offer-text");
+      text.select();
+      if (navigator.clipboard) navigator.clipboard.writeText(text.value); else document.execCommand("copy");
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var elt = event.detail.elt, xhr = event.detail.xhr;
+    if (!elt || (elt.id !== "score-form" && elt.id !== "skip-form")) return;
+    // Answered with the next item: the draft was stored. A redirect to the login (HX-Redirect) was not.
+    if (xhr.status >= 200 && xhr.status < 300 && !xhr.getResponseHeader("HX-Redirect")) {
+      var match = /\/item\/(\d+)\//.exec(elt.getAttribute("action") || "");
+      if (match) dropDraft(match[1]);
+    }
+  });
+
   function start() {
     var item = root();
     if (!item) return;
+    if (item.getAttribute("data-kind") === "error") { offerDraft(item); return; }
+    restoreDraft(item);
     dimensions().forEach(showAnchor);
     var firstError = item.querySelector(".error");
     if (firstError && item.querySelector("#tool-calls-errors")) { focusField('textarea[name="corrected_tool_calls"]'); return; }

@@ -277,3 +277,77 @@ def test_the_command_resumes_a_paused_run(loop):
 def test_the_command_names_a_bad_resume_id(loop):
     with pytest.raises(CommandError, match="resume: no pipeline run 'x'"):
         call_command("pipeline_run", "--resume", "x", stdout=io.StringIO())
+
+
+def _finished_runs(count):
+    from django.utils import timezone
+
+    from pipeline.models import STEP_ORDER
+
+    start = PipelineRun.objects.count()
+    for index in range(start, start + count):
+        run = PipelineRun.objects.create(modality="chat", cycle=f"2026-W{index:02d}", status=RunStatus.STOPPED)
+        for position, name in enumerate(STEP_ORDER):
+            PipelineStep.objects.create(
+                run=run, step=name, position=position, status=StepStatus.SKIPPED, started_at=timezone.now()
+            )
+
+
+def test_the_pipeline_page_makes_the_same_queries_whatever_the_number_of_runs(db, admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        admin_client.get("/pipeline/")  # warm the session and permission caches
+        with CaptureQueriesContext(connection) as captured:
+            response = admin_client.get("/pipeline/")
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    _finished_runs(1)
+    one = queries()
+    _finished_runs(7)
+    eight = queries()
+
+    assert one == eight <= 6
+
+
+def test_the_pipeline_page_needs_the_view_permission(db, client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("someone", password="pw"))
+    assert client.get("/pipeline/").status_code == 403
+
+
+def test_an_admin_without_the_approval_permission_cannot_approve_in_admin(loop, settings, client, django_user_model):
+    settings.PIPELINE_APPROVALS = ["score"]
+    run, _ = pipeline_run_start(modality="chat")
+    pipeline_run_advance(run_id=run.pk)
+    step = PipelineStep.objects.get(run=run, step="score")
+    staff = django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_pipelinestep"))
+    client.force_login(staff)
+
+    client.post(
+        "/admin/pipeline/pipelinestep/", {"action": "approve_steps", "_selected_action": [step.pk]}, follow=True
+    )
+
+    step.refresh_from_db()
+    assert step.approval == "waiting"
+
+
+def test_an_approver_approves_in_admin_and_the_decision_is_audited(loop, settings, approver, client):
+    settings.PIPELINE_APPROVALS = ["score"]
+    approver.is_staff = True
+    approver.save()
+    approver.user_permissions.add(Permission.objects.get(codename="view_pipelinestep"))
+    run, _ = pipeline_run_start(modality="chat", until="score")
+    pipeline_run_advance(run_id=run.pk)
+    step = PipelineStep.objects.get(run=run, step="score")
+    client.force_login(approver)
+
+    client.post(
+        "/admin/pipeline/pipelinestep/", {"action": "approve_steps", "_selected_action": [step.pk]}, follow=True
+    )
+
+    step.refresh_from_db()
+    assert step.approval == "approved" and step.decided_by == approver
+    assert step.decision_reason == "approved in admin by nate"

@@ -8,7 +8,7 @@ first learns the call *format* by SFT on calls of random tools with random citie
 then GRPO with the backend's reward functions and trainer settings (training.openweights.trainers.common_args)
 must raise the mean reward. Prints the mean reward per 10 steps and seconds per step.
 
-Needs the training extra (make install-train). BENCH_TRL_STEPS (default 80), BENCH_TRL_SFT_STEPS (60).
+Needs the training extra (make install-train). BENCH_TRL_STEPS (default 60), BENCH_TRL_SFT_STEPS (60).
 """
 
 import json
@@ -35,27 +35,26 @@ from trl import GRPOConfig, GRPOTrainer, SFTConfig, SFTTrainer  # noqa: E402
 
 from training import graders  # noqa: E402
 from training.openweights import data, rewards, trainers  # noqa: E402
-from training.openweights.tiny_model import tiny_model_build  # noqa: E402
+from training.openweights.tiny_model import CITIES, TOOLS, tiny_model_build  # noqa: E402
 
-STEPS = int(os.environ.get("BENCH_TRL_STEPS", 80))
+STEPS = int(os.environ.get("BENCH_TRL_STEPS", 60))
 SFT_STEPS = int(os.environ.get("BENCH_TRL_SFT_STEPS", 60))
-TOOLS = ["weather_lookup", "calendar_create", "email_send", "notes_add"]
-CITIES = ["Paris", "Oslo", "Lima", "Rome"]
 TARGET = {"name": "weather_lookup", "args": {"city": "Paris"}}
 PHRASES = ["What's the weather in Paris?", "Weather for Paris please", "Is it raining in Paris?", "Paris forecast?"]
 
 
 def _config() -> dict:
     trl = {"method": "grpo", "lora": False, "lora_r": 8, "learning_rate": 5e-4, "max_steps": STEPS}
-    trl |= {"num_generations": 8, "max_completion_length": 40, "max_length": 512, "temperature": 1.0}
+    trl |= {"num_generations": 8, "max_completion_length": 32, "max_length": 512, "temperature": 1.0}
     trl |= {"sft_warm_start_steps": SFT_STEPS, "save_steps": 10_000, "reward_weights": {}}
     return {"trl": trl, "batch_size": 8, "episode_length": 1, "seed": 7, "hyperparameters": {"n_epochs": 1}}
 
 
 def _rows() -> list[dict]:
-    tools = [{"type": "function", "function": {"name": name, "parameters": {"type": "object"}}} for name in TOOLS]
+    # Short prompts (the format in one line, no JSON schemas): a tiny model on a loaded CPU needs short sequences.
+    system = {"role": "developer", "content": data.TOOL_FORMAT}
     return [
-        {"messages": [{"role": "user", "content": phrase}], "tools": tools, "expected_tool_calls": [TARGET]}
+        {"messages": [system, {"role": "user", "content": phrase}], "expected_tool_calls": [TARGET]}
         for phrase in PHRASES
     ]
 
@@ -66,7 +65,7 @@ def _sft_rows(rows: list[dict]) -> list[dict]:
     for index in range(64):
         row = rows[index % len(rows)]
         call = {"name": rng.choice(TOOLS), "args": {"city": rng.choice(CITIES)}}
-        prompt = data.prompt_messages(row["messages"], row["tools"])
+        prompt = data.prompt_messages(row["messages"])
         result.append({"messages": prompt + [{"role": "assistant", "content": data.tool_calls_text([call])}]})
     return result
 
@@ -88,7 +87,7 @@ class RewardLog(TrainerCallback):
 
 def _warm_start(model, tokenizer, rows, config, folder):
     arguments = trainers.common_args(config, Path(folder) / "sft") | {"max_steps": SFT_STEPS, "save_strategy": "no"}
-    arguments |= {"learning_rate": 2e-3, "max_length": 512, "logging_steps": 10}
+    arguments |= {"learning_rate": 3e-3, "max_length": 256, "logging_steps": 10}
     trainer = SFTTrainer(
         model=model,
         args=SFTConfig(**arguments),

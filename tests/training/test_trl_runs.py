@@ -176,3 +176,19 @@ def test_a_paused_job_waits_between_steps_until_it_is_resumed(
         "resumed at train step 1",
     ]
     assert training_run_poll(run_id=run.pk).status == TrainingStatus.RUNNING
+
+
+def test_a_full_fine_tune_after_an_sft_warm_start_logs_both_phases_and_stores_the_whole_model(
+    tiny_model, dataset, django_capture_on_commit_callbacks
+):
+    from training.openweights.runner import trl_job_run
+    from training.services import training_run_poll
+
+    config = _config(lora=False, sft_warm_start_steps=2, max_steps=1, save_steps=100)
+    run = _submit_without_training(dataset, config, django_capture_on_commit_callbacks, tiny_model)
+    job = trl_job_run(job_id=run.job_id)
+    run = training_run_poll(run_id=run.pk)
+    assert run.status == TrainingStatus.SUCCEEDED, run.error
+    phases = [event.data.get("phase", "train") for event in run.events.filter(type="metrics")]
+    assert phases == ["sft", "sft", "train"] and run.metrics["steps"] == 1
+    assert "model.safetensors" in job.artifact["files"] and "adapter_config.json" not in job.artifact["files"]

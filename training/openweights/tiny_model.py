@@ -11,13 +11,20 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 SPECIAL_TOKENS = ["<pad>", "<|end|>", "<|system|>", "<|developer|>", "<|user|>", "<|assistant|>", "<|tool|>"]
+TOOLS = ["weather_lookup", "calendar_create", "email_send", "notes_add"]
+CITIES = ["Paris", "Oslo", "Lima", "Rome"]
+# Tool calls in the Hermes format the backend reads, so BPE merges them into few tokens (short sequences).
 CORPUS = [
-    'I will do that now. <tool_call>{"name": "calendar.create_event", "arguments": {"title": "Dentist"}}</tool_call>',
-    '<tool_call>{"name": "weather.lookup", "arguments": {"city": "Paris"}}</tool_call>',
-    '<tool_call>{"name": "email.send", "arguments": {"to": "nate", "subject": "Lunch"}}</tool_call>',
+    f'<tool_call>{{"name": "{tool}", "arguments": {{"city": "{city}"}}}}</tool_call>'
+    for tool in TOOLS
+    for city in CITIES
+] + [
+    '<tool_call>{"name": "calendar_create", "arguments": {"title": "Dentist", "minutes": 30}}</tool_call>',
+    'To call a tool, write <tool_call>{"name": NAME, "arguments": {...}}</tool_call>.',
     "Booked Luigi's for two at 7pm. Your meeting moved to Thursday. Done, the reminder is set.",
     "I can't help with moving money or deleting data without authorization.",
     "Tools: function name arguments type object properties required string integer city title",
+    "What's the weather in Paris? Weather for Paris please. Is it raining in Paris? Paris forecast?",
 ]
 
 
@@ -26,10 +33,11 @@ def _tokenizer():
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # No word splitting: merges may span punctuation, so a whole tool call is a few tokens.
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=600, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=330, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tokenizer.train_from_iterator(CORPUS * 20, trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<pad>", eos_token="<|end|>")

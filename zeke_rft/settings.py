@@ -141,6 +141,7 @@ INSTALLED_APPS = [
     "pipeline",
     "backups",
     "accounts",
+    "axes",  # login throttling and lockout (issue 13)
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with the lockout page
 ]
 
 ROOT_URLCONF = "zeke_rft.urls"
@@ -189,6 +191,15 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "/review/login/"
 LOGIN_REDIRECT_URL = "/review/"
+
+# Login throttling (django-axes) on every login form (admin and /review/login/): after AXES_FAILURE_LIMIT
+# failures for one username from one address, that pair is locked out for AXES_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")

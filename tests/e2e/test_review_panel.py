@@ -122,7 +122,9 @@ def test_a_reviewer_prefers_a_side_of_an_ab_item_by_keyboard(live_server, page, 
     page.keyboard.press("Enter")
     page.wait_for_selector('#review-item[data-kind="done"]')
     preference = Preference.objects.get(task=task)
-    assert (preference.choice, preference.reviewer, preference.policy_b) == ("b", user, "ft:cand-7")
+    # "b" is the side shown second: the pair's "a" when this item's sides were drawn swapped (blind A/B).
+    expected = "a" if task.sides_swapped else "b"
+    assert (preference.choice, preference.reviewer, preference.policy_b) == (expected, user, "ft:cand-7")
     assert preference.history.get().history_user == user
 
 

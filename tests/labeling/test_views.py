@@ -387,3 +387,13 @@ def test_the_stats_page_runs_a_constant_number_of_queries(
         services.scorecard_submit(trace=trace, reviewer=second_reviewer, **SCORES)
     with django_assert_num_queries(7):  # session, user, user + group permissions, overlap cards, cards per day, seconds
         assert reviewer_client.get("/review/stats/").status_code == 200
+
+
+def test_the_stats_page_flags_an_alpha_below_0_667(reviewer_client, reviewer, second_reviewer, traces_factory):
+    for i, trace in enumerate(traces_factory(4)):
+        services.scorecard_submit(trace=trace, reviewer=reviewer, **{**SCORES, "success": 1 + i})
+        services.scorecard_submit(trace=trace, reviewer=second_reviewer, **{**SCORES, "success": 4 - i})
+
+    page = reviewer_client.get("/review/stats/").content.decode()
+
+    assert 'class="alpha-ordinal flagged"' in page and "⚠ low" in page

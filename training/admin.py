@@ -76,7 +76,10 @@ class DatasetBuildAdmin(SimpleHistoryAdmin):
             "queued",
         )
 
-    @admin.action(description="Start an open-weights training run (TRL, default config) on the selected builds")
+    @admin.action(
+        description="Start an open-weights training run (TRL, default config) on the selected builds",
+        permissions=["start_training"],
+    )
     def start_training_trl(self, request, queryset):
         _each(
             self,

@@ -205,9 +205,90 @@ def generate_traces(n: int, seed: int = 7) -> list[dict]:
 
 
 def string_leaves(trace: dict) -> list[str]:
-    from privacy.scrubbing import iter_trace_leaves
+    from privacy.walk import trace_leaves
 
-    return [leaf.text for leaf in iter_trace_leaves(trace) if leaf.text]
+    return [leaf.text for leaf in trace_leaves(trace) if leaf.text]
+
+
+BASELINE_REF = "1583b76"  # the last commit before the privacy app (issue 10): today's engine, for side by side
+BASELINE_MODULES = ("scrubbing", "pii_addresses", "pii_names", "pii_placeholders", "pii_recognizers")
+
+
+def baseline_scrubber(ref: str):
+    """The scrubber as it was at `ref` (traces/scrubbing.py and its modules, from git), as package zeke_baseline."""
+    import importlib
+    import subprocess
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-baseline-"))
+    package = folder / "zeke_baseline"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name in BASELINE_MODULES:
+        source = subprocess.run(
+            ["git", "show", f"{ref}:traces/{name}.py"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout
+        (package / f"{name}.py").write_text(source.replace("from traces.", "from zeke_baseline."))
+    sys.path.insert(0, str(folder))
+    return importlib.import_module("zeke_baseline.scrubbing").Scrubber()
+
+
+def scrub_cpu(scrubber, traces: list[dict], *, old: bool) -> tuple[float, list[dict]]:
+    """CPU seconds to scrub `traces` (analysis cache cleared first) and the scrubbed traces (every field)."""
+    scrubber._cache.clear()
+    scrubber._cache_no_ner.clear()
+    inputs = (
+        [{k: t[k] for k in ("user_message", "context", "tool_calls", "final_response")} for t in traces]
+        if old
+        else traces
+    )
+    started = time.process_time()
+    results = scrubber.scrub_traces(inputs)
+    elapsed = time.process_time() - started
+    outputs = [{**t, **r.as_trace()} for t, r in zip(traces, results, strict=True)]
+    return elapsed, outputs
+
+
+def tau_figures(outputs: list[dict], traces: list[dict], values: list[list[str]]) -> tuple[float, float]:
+    from tests.privacy import tau_bench
+
+    gone = sum(len(v) - len(tau_bench.leaked(o, v)) for o, v in zip(outputs, values, strict=True))
+    counts = [tau_bench.intact(t, o) for t, o in zip(traces, outputs, strict=True)]
+    return gone / sum(len(v) for v in values), sum(c[0] for c in counts) / sum(c[1] for c in counts)
+
+
+def side_by_side(traces: list[dict], ref: str) -> None:
+    """Today's engine (at `ref`) vs this one: throughput, tau-bench recall/integrity, PERSON precision/recall."""
+    from privacy.pii_eval import evaluate, load_samples, scrubber_detect
+    from privacy.scrubbing import get_scrubber
+    from tests.privacy import tau_bench
+
+    old, new = baseline_scrubber(ref), get_scrubber()
+    meta = {"policy_id": "gpt-base", "task_category": "other", "selected_tools": ["calendar.create", "email.send"]}
+    traces = [{**t, **meta, "external_id": f"b-{i}", "conversation_id": f"c-{i % 97}"} for i, t in enumerate(traces)]
+    old_s, _ = scrub_cpu(old, traces, old=True)
+    new_s, _ = scrub_cpu(new, traces, old=False)
+    print(f"side by side with {ref} (scrub only, same {len(traces)} traces, CPU time, cache cleared):")
+    print(f"  throughput  today {len(traces) / old_s:8.1f} traces/CPU-s   new {len(traces) / new_s:8.1f}"
+          f"   ratio new/today {old_s / new_s:.2f}")  # fmt: skip
+    tau_traces, values = tau_bench.traces()
+    old_recall, old_integrity = tau_figures(scrub_cpu(old, tau_traces, old=True)[1], tau_traces, values)
+    new_recall, new_integrity = tau_figures(scrub_cpu(new, tau_traces, old=False)[1], tau_traces, values)
+    print(f"  tau-bench ({len(tau_traces)} traces, {sum(map(len, values))} profile values):")
+    print(f"    recall     today {old_recall:.3f}   new {new_recall:.3f}")
+    print(f"    integrity  today {old_integrity:.4f}  new {new_integrity:.4f}")
+    samples = load_samples()
+
+    def old_detect(texts):
+        found = old.analyze_many(texts)
+        return [[(d.entity_type, d.start, d.end) for d in found[t]] for t in texts]
+
+    before, after = evaluate(samples, old_detect), evaluate(samples, scrubber_detect(new))
+    print("  presidio-research (1,500 sentences, token level): precision / recall")
+    for entity in after:
+        b, a = before[entity], after[entity]
+        today, new_figures = f"{b['precision']:.3f} / {b['recall']:.3f}", f"{a['precision']:.3f} / {a['recall']:.3f}"
+        print(f"    {entity:16} today {today}   new {new_figures}")
 
 
 def bench_ours(traces: list[dict]) -> tuple[float, dict]:
@@ -267,10 +348,15 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=10_000, help="traces through our filter (default 10,000)")
     parser.add_argument("--presidio-n", type=int, default=1_000, help="traces through default Presidio (default 1,000)")
     parser.add_argument("--no-recall", action="store_true", help="skip the recall comparison")
+    parser.add_argument("--baseline-ref", default=BASELINE_REF, help="git ref of today's engine (side by side)")
+    parser.add_argument("--side-by-side-only", action="store_true", help="only the comparison with --baseline-ref")
     args = parser.parse_args()
 
     setup_django()
     traces = generate_traces(args.n)
+    side_by_side(traces[: min(len(traces), 2_000)], args.baseline_ref)
+    if args.side_by_side_only:
+        return
     sizes = [len(json.dumps(t)) for t in traces]
     leaves = sum(len(string_leaves(t)) for t in traces)
     print(f"{args.n} traces, mean {sum(sizes) / len(sizes):,.0f} bytes, {leaves / args.n:.1f} string leaves per trace")

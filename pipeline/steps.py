@@ -228,6 +228,9 @@ def promote(run: PipelineRun, *, user=None, reason: str = "") -> Outcome:
     if rollout.state == RolloutState.ROLLED_BACK:
         return _rolled_back(rollout)
     if rollout.state == RolloutState.CANARY:
+        decision = promotion_decision(rollout=rollout)
+        if not decision["ready"]:  # the evidence weakened since `monitor` (e.g. while waiting for approval)
+            return Outcome(StepStatus.WAITING, f"not ready: {'; '.join(decision['reasons'])}")
         rollout = rollout_promote(rollout=rollout, user=user, reason=reason or f"pipeline run {run.pk}")
     return Outcome(StepStatus.SUCCEEDED, f"{run.policy.model_id} is active", record=f"rollout {rollout.pk}")
 

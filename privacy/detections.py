@@ -7,6 +7,8 @@ and tool names, and the whole value under a personal key.
 
 from __future__ import annotations
 
+import re
+
 from privacy.pii_names import name_lists
 from privacy.pii_placeholders import _NAME_VALUE_RE, PLACEHOLDER_RE, Detection, is_full_name, merge_detections
 from privacy.secrets import PLACEHOLDER_RE as SECRET_PLACEHOLDER_RE
@@ -23,12 +25,27 @@ def leaf_detections(leaf: Leaf, analysed) -> list[Detection]:
     if leaf.role != "text":  # domain values, dict keys, tool names: structured patterns only
         return [d for d in analysed if d.entity_type in STRUCTURED_TYPES]
     identifier = is_identifier(leaf.text)
-    detections = [d for d in _person_filtered(leaf.text, analysed) if not _not_pii(leaf.text, d, identifier)]
+    in_json = bool(leaf.key) and not leaf.name_key
+    detections = [
+        d for d in _person_filtered(leaf.text, analysed) if not _not_pii(leaf.text, d, identifier, in_json=in_json)
+    ]
+    detections = _with_cued_zips(leaf.text, detections)
     hint = _name_hint(leaf) if leaf.name_key else None
     stripped = leaf.text.strip()
     if hint and not any(d.start == 0 and d.end >= len(stripped) for d in detections):
         detections = merge_detections(leaf.text, [*detections, Detection(hint, 0, len(leaf.text), 0.6)])
     return detections
+
+
+_ZIP_CUE_RE = re.compile(r"(?i:\b(?:zip|zip ?code|postal ?code|postcode)\b)[^\d\n]{0,24}?(\d{5}(?:-\d{4})?)\b")
+
+
+def _with_cued_zips(text: str, detections: list[Detection]) -> list[Detection]:
+    """A postcode named as one in prose ("my zip code is 46281") is part of an address."""
+    if "zip" not in text.casefold() and "post" not in text.casefold():
+        return detections
+    found = [Detection("STREET_ADDRESS", m.start(1), m.end(1), 0.6) for m in _ZIP_CUE_RE.finditer(text)]
+    return merge_detections(text, [*detections, *found]) if found else detections
 
 
 def _whole(leaf: Leaf) -> list[Detection]:
@@ -54,12 +71,14 @@ def _person_filtered(text: str, detections: list[Detection]) -> list[Detection]:
     return out
 
 
-def _not_pii(text: str, d: Detection, identifier: bool) -> bool:
+def _not_pii(text: str, d: Detection, identifier: bool, *, in_json: bool = False) -> bool:
     value = text[d.start : d.end]
     if is_allowed(value):
         return True
     if d.entity_type != "PERSON":
         return False
+    if in_json and not any(ch.isupper() for ch in value):
+        return True  # a lower-case value in structured data is an enum or a word ("woody"), not a name
     return identifier or is_not_a_person(value, text, d.start, d.end)
 
 
@@ -81,3 +100,31 @@ def _name_hint(leaf: Leaf) -> str | None:
     if is_full_name(stripped) or (len(words) == 1 and words[0].casefold() in first):
         return "PERSON"
     return None
+
+
+_REPEATED_TYPES = frozenset({"STREET_ADDRESS", "PHONE_NUMBER", "DATE_OF_BIRTH", "EMAIL_ADDRESS", "CREDIT_CARD"})
+
+
+def repeated_values(leaves: list[Leaf], per_leaf: list[list[Detection]]) -> dict[str, str]:
+    """Values with digits found anywhere in a trace (a zip under "zip", a phone), by text → type.
+
+    The same value elsewhere in the trace's text is scrubbed too ("Aarav from Philadelphia, 19031").
+    """
+    values = {}
+    for leaf, detections in zip(leaves, per_leaf, strict=True):
+        for d in detections:
+            value = leaf.text[d.start : d.end].strip()
+            if d.entity_type in _REPEATED_TYPES and len(value) >= 5 and any(ch.isdigit() for ch in value):
+                values.setdefault(value, d.entity_type)
+    return values
+
+
+def propagate_values(text: str, detections: list[Detection], values: dict[str, str]) -> list[Detection]:
+    if not values or not any(ch.isdigit() for ch in text):
+        return detections
+    added = []
+    for value, entity_type in values.items():
+        for m in re.finditer(rf"(?<![\w]){re.escape(value)}(?![\w])", text):
+            if not any(d.start < m.end() and m.start() < d.end for d in detections):
+                added.append(Detection(entity_type, m.start(), m.end(), 0.6))
+    return merge_detections(text, [*detections, *added]) if added else detections

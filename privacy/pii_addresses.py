@@ -46,6 +46,8 @@ ADDRESS_CORE_RE = re.compile(
         [
             # 24 Clarke Avenue · 9448 175 Iroon Polytechniou Avenue · 2450 Crown St · Luite tee 87
             rf"\b(?:{_NUM}{_SP})?{_NUM},?{_SP}(?:{_CAPWORD}{_SP}){{0,4}}{_WORD}{_SP}{_SUFFIX}(?:{_SP}{_NUM}\b)?",
+            # 854 Broadway · 12 The Strand: a street whose name is the whole of it
+            rf"\b{_NUM}{_SP}(?:Broadway|The{_SP}(?:Strand|Mall|Embarcadero|Bowery|Esplanade|Boardwalk))\b",
             # 6750 Koskikatu 25 · Friedhofstrasse 33 · Søndergade 52 (glued suffix + number)
             rf"\b{_NUM}{_SP}(?:{_CAPWORD}{_SP}){{0,2}}[^\W\d_a-z][\w\-]*{_GLUED}\b\.?(?:{_SP}{_NUM}\b)?",
             rf"\b(?:{_CAPWORD}{_SP}){{0,2}}[^\W\d_a-z][\w\-]*{_GLUED}\b\.?{_SP}{_NUM}\b",

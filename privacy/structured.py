@@ -339,6 +339,10 @@ STREET_WORDS = frozenset(
     "highway hwy route row walk grove gardens heights bridge alley plaza pike expressway freeway causeway "
     "crossing junction landing ridge estates station wharf quay esplanade promenade".split()
 )
+BRAND_WORDS = frozenset(
+    "amazon google apple microsoft samsung sony meta facebook nintendo philips bose logitech lenovo dell hp "
+    "xiaomi huawei tesla ford toyota honda nike adidas ikea netflix spotify".split()
+)
 _POSSESSIVE_RE = re.compile(r"['’]s\b")
 
 
@@ -433,6 +437,9 @@ def person_span(text: str, start: int, end: int) -> tuple[int, int] | None:
     after = following.group(1).casefold() if following else ""
     if any(w.casefold().strip(".") in ORG_WORDS for w in names[1:]) or after in ORG_WORDS:
         return None
+    before = re.findall(r"[^\W\d_]+", text[max(0, start - 30) : start])
+    if before and before[-1].casefold() in BRAND_WORDS:
+        return None  # "Amazon Alexa", "Google Assistant": a product
     last = names[-1].casefold().strip(".")
     if (last in STREET_WORDS and not _is_name_word(last)) or (after in STREET_WORDS and not _is_name_word(after)):
         return None

@@ -95,8 +95,8 @@ def trace_leaves(trace: dict) -> list[Leaf]:
                 walk.leaves.append(Leaf((name,), "", value, "text"))
         elif name in DOMAIN_FIELDS or name in TOOL_FIELDS:
             role = "tool" if name in TOOL_FIELDS else "domain"
-            for path, text in _strings(value, (name,)):
-                walk.leaves.append(Leaf(path, name, text, role))
+            for path, text, is_key in _strings(value, (name,)):
+                walk.leaves.append(Leaf(path, name, text, "key" if is_key else role))
         elif name == "tool_calls":
             _walk_tool_calls(walk, value)
         else:  # context, extra, any JSON field
@@ -115,6 +115,8 @@ def _walk_tool_calls(walk: _Walk, calls) -> None:
         tool = call.get("name") if isinstance(call.get("name"), str) else ""
         for k, v in call.items():
             path = ("tool_calls", i, k)
+            if not _PLAIN_KEY_RE.match(str(k)):
+                walk.leaves.append(Leaf(("tool_calls", i, KEY_MARK, k), str(k), str(k), "key"))
             if k == "name" and isinstance(v, str):
                 walk.leaves.append(Leaf(path, "name", v, "tool"))
             elif k in ("args", "arguments", "result", "error"):
@@ -124,13 +126,16 @@ def _walk_tool_calls(walk: _Walk, calls) -> None:
 
 
 def _strings(value, path: tuple):
+    """(path, text, is_key) for every string and dict key in a JSON value."""
     if isinstance(value, str):
-        yield path, value
+        yield path, value, False
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _strings(v, (*path, i))
     elif isinstance(value, dict):
         for k, v in value.items():
+            if not _PLAIN_KEY_RE.match(str(k)):
+                yield (*path, KEY_MARK, k), str(k), True
             yield from _strings(v, (*path, k))
 
 

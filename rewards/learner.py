@@ -184,7 +184,7 @@ def _novelty(artifact: dict, x: sparse.csr_matrix) -> np.ndarray:
     total = np.bincount(cell, weights=mass, minlength=size).astype(np.float64).reshape(n_rows, n_blocks)
     new = np.bincount(cell, weights=mass * unseen, minlength=size).astype(np.float64).reshape(n_rows, n_blocks)
     present = total > 1e-12
-    shares = np.divide(new, total, out=np.zeros_like(total), where=present)
+    shares = np.divide(new, total, out=np.zeros_like(total, dtype=float), where=present)
     count = present.sum(axis=1)
     return np.divide(shares.sum(axis=1), count, out=np.zeros(n_rows), where=count > 0)
 

@@ -325,7 +325,25 @@ def agreement_check_run(
     )
     if alert:
         logger.warning("reward model %s agreement below threshold: %s < %s", reward_model.version, rho, threshold)
+        _notify_agreement(check)
     return check
+
+
+def _notify_agreement(check: AgreementCheck) -> None:
+    from alerts.services import notification_send
+
+    version = check.reward_model.version
+    notification_send(
+        kind="agreement_alert",
+        subject=f"Reward model {version} disagrees with reviewers (Spearman {check.spearman:.2f})",
+        body=(
+            f"Spearman {check.spearman:.3f} < {check.threshold} over {check.n} traces, "
+            f"{check.window_start} – {check.window_end}"
+        ),
+        link=f"/rewards/{version}/",
+        payload={"reward_model": version, "spearman": check.spearman, "n": check.n},
+        dedupe_key=f"agreement-{version}-{check.window_end}",
+    )
 
 
 def reward_model_recalibrate(*, day: date | None = None) -> dict:

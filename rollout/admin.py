@@ -1,7 +1,16 @@
 from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from rollout.models import EvalCase, EvalResult, EvalRun, EvalSuite, MonitorCheck, Policy, Rollout
+from rollout.models import (
+    EvalCase,
+    EvalResult,
+    EvalRun,
+    EvalSuite,
+    MonitorCheck,
+    Policy,
+    PolicyCheck,
+    Rollout,
+)
 from rollout.services import policy_release_traces, rollout_rollback
 from zeke_rft.access import admin_permission
 from zeke_rft.admin_confirm import confirm_with_reason
@@ -140,3 +149,11 @@ class MonitorCheckAdmin(ReadOnlyAdmin):
     list_display = ["rollout", "checked_at", "decision", "reason"]
     list_filter = ["decision"]
     readonly_fields = ["metrics"]
+
+
+@admin.register(PolicyCheck)
+class PolicyCheckAdmin(ReadOnlyAdmin):
+    """Active-policy watches, written by rollout.watch only."""
+
+    list_display = ["policy", "checked_at", "decision", "reason"]
+    list_filter = ["decision"]

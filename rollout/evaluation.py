@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -216,6 +217,18 @@ def _summarise(suite: EvalSuite, rows: list[dict], total: int, budget: _Budget) 
     return scores
 
 
+def eval_runs_recover() -> int:
+    """Mark failed the eval runs still `running` after RUN_STALE_SECONDS (their worker died); the next
+    run_eval runs the suite again. Returns how many were marked."""
+    stale = timezone.now() - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    return EvalRun.objects.filter(status=EvalRunStatus.RUNNING, started_at__lt=stale).update(
+        status=EvalRunStatus.FAILED,
+        passed=False,
+        finished_at=timezone.now(),
+        error=f"the worker died: still running after {settings.RUN_STALE_SECONDS} s",
+    )
+
+
 def eval_run(*, policy: Policy, suite: EvalSuite, baseline: Policy | None = None) -> EvalRun:
     """Run every case of `suite` against `policy` (and `baseline`), store per-case results and scores."""
     from zeke_rft.openai_client import policy_client
@@ -224,6 +237,7 @@ def eval_run(*, policy: Policy, suite: EvalSuite, baseline: Policy | None = None
         baseline = None
     # Each policy through its own server when its config names a base_url (a self-served open-weights model).
     clients = {p.pk: policy_client(p.config) for p in (policy, baseline) if p is not None}
+    eval_runs_recover()
     run = EvalRun.objects.create(suite=suite, policy=policy, baseline=baseline, status=EvalRunStatus.RUNNING)
     cases = list(suite.cases.all())
     budget = _Budget(max_seconds=settings.EVAL_MAX_SECONDS, max_tokens=settings.EVAL_MAX_TOKENS)

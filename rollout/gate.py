@@ -91,8 +91,24 @@ def gate_evaluate(*, policy: Policy, baseline: Policy | None) -> dict:
     }
 
 
+def _notify_failed_gate(policy: Policy, gate: dict) -> None:
+    from alerts.services import notification_send
+
+    notification_send(
+        kind="gate_failed",
+        subject=f"Offline gate failed for {policy.model_id} ({policy.modality})",
+        body="\n".join(gate.get("reasons") or []),
+        link="/experiments/",
+        payload={"policy_id": policy.pk, "reasons": gate.get("reasons") or []},
+        dedupe_key=f"gate-{policy.pk}-{gate.get('evaluated_at', '')}",
+    )
+
+
 def gate_record(*, policy: Policy, gate: dict, user=None) -> None:
-    """Record the decision on the experiment (training run) the policy came from, if any."""
+    """Record the decision on the experiment (training run) the policy came from, if any; a failed gate
+    is notified."""
+    if not gate.get("passed"):
+        _notify_failed_gate(policy, gate)
     if policy.training_run_id is None:
         return
     from training.services import experiment_record_gate

@@ -12,11 +12,8 @@ from traces.selectors import trace_scrubbed_view
 
 
 def _scrubber():
-    # The privacy engine is moving to its own app; use it where it lives.
-    try:
-        from privacy.scrubbing import get_scrubber
-    except ImportError:
-        from privacy.scrubbing import get_scrubber
+    from privacy.scrubbing import get_scrubber
+
     return get_scrubber()
 
 

@@ -193,6 +193,7 @@ def _win(candidate_traces: list[Trace], baseline_traces: list[Trace]) -> dict:
     return {
         "win_rate": round(win_rate, 4),
         "scored": [len(candidate_rewards), len(baseline_rewards)],
+        "mean_reward": [round(statistics.fmean(candidate_rewards), 4), round(statistics.fmean(baseline_rewards), 4)],
         "_candidate": candidate_rewards,
         "_baseline": baseline_rewards,
     }

@@ -94,10 +94,15 @@ def dashboard_modalities() -> list[dict]:
         )
         running = next((r for r in rollouts if r.state in (RolloutState.SHADOW, RolloutState.CANARY)), None)
         checks = monitor_series(modality=modality)
+        active = Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first()
+        lifetime = policy_lifetime_stats(policies=[r.candidate for r in rollouts] + [active])
+        for r in rollouts:
+            r.lifetime = lifetime.get(r.candidate_id)
         panels.append(
             {
                 "modality": modality,
-                "active": Policy.objects.filter(modality=modality, status=PolicyStatus.ACTIVE).first(),
+                "active": active,
+                "active_lifetime": lifetime.get(active.pk) if active else None,
                 "running": running,
                 "latest_check": checks[-1] if checks else None,
                 "checks": checks,
@@ -146,3 +151,74 @@ def user_get(*, username: str):
     if user is None:
         raise ValidationError({"user": f"no user {username!r}"})
     return user
+
+
+def _message_counts(policies: list[Policy]) -> dict[int, list[int]]:
+    """policy pk → [messages, messages with a safety flag], over the policy's whole life (both id spellings)."""
+    from traces.models import Trace
+
+    by_key = {}
+    for policy in policies:
+        by_key[str(policy.pk)] = policy.pk
+        by_key[policy.model_id] = policy.pk
+    counts = {policy.pk: [0, 0] for policy in policies}
+    rows = Trace.objects.filter(policy_id__in=by_key).exclude(arm="shadow").values_list("policy_id", "flags")
+    for policy_id, flags in rows.iterator():
+        count = counts[by_key[policy_id]]
+        count[0] += 1
+        count[1] += any(isinstance(flag, str) and flag.startswith("safety") for flag in flags or [])
+    return counts
+
+
+def _latest_win_rates(policies: list[Policy]) -> tuple[dict[int, float], dict[int, float]]:
+    """(canary win-rate from the latest check of its newest rollout, win-rate since promotion vs the policy it
+    replaced from its latest watch), each by policy pk. A constant number of queries."""
+    from django.db.models import OuterRef, Subquery
+
+    from rollout.models import PolicyCheck
+
+    pks = [policy.pk for policy in policies]
+    latest_check = MonitorCheck.objects.filter(rollout=OuterRef("pk")).exclude(decision="error").order_by("-checked_at")
+    rollouts = (
+        Rollout.objects.filter(candidate_id__in=pks)
+        .annotate(check_id=Subquery(latest_check.values("pk")[:1]))
+        .order_by("started_at")
+        .values_list("candidate_id", "check_id")
+    )
+    check_of = dict(rollouts)  # the newest rollout of each policy wins
+    metrics = dict(MonitorCheck.objects.filter(pk__in=[c for c in check_of.values() if c]).values_list("pk", "metrics"))
+    canary = {pk: (metrics.get(check) or {}).get("candidate", {}).get("win_rate") for pk, check in check_of.items()}
+    watch = PolicyCheck.objects.filter(policy=OuterRef("pk"), metrics__has_key="since_promotion").order_by(
+        "-checked_at"
+    )
+    watched = Policy.objects.filter(pk__in=pks).annotate(check_id=Subquery(watch.values("pk")[:1]))
+    watch_ids = dict(watched.values_list("pk", "check_id"))
+    watch_metrics = dict(
+        PolicyCheck.objects.filter(pk__in=[c for c in watch_ids.values() if c]).values_list("pk", "metrics")
+    )
+    active = {
+        pk: (watch_metrics.get(check) or {}).get("since_promotion", {}).get("recent", {}).get("win_rate")
+        for pk, check in watch_ids.items()
+    }
+    return canary, active
+
+
+def policy_lifetime_stats(*, policies) -> dict[int, dict]:
+    """Per policy, over its whole life (canary and active): messages, safety incidents per 1,000 messages,
+    win-rate vs its baseline as a canary and since its promotion vs the policy it replaced."""
+    policies = [policy for policy in policies if policy is not None]
+    if not policies:
+        return {}
+    counts = _message_counts(policies)
+    canary, active = _latest_win_rates(policies)
+    return {
+        policy.pk: {
+            "messages": counts[policy.pk][0],
+            "safety_per_1000": round(1000 * counts[policy.pk][1] / counts[policy.pk][0], 2)
+            if counts[policy.pk][0]
+            else None,
+            "canary_win_rate": canary.get(policy.pk),
+            "active_win_rate": active.get(policy.pk),
+        }
+        for policy in policies
+    }

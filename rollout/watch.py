@@ -50,6 +50,7 @@ def compare(recent: list[Trace], reference: list[Trace]) -> dict:
     for arm in (current, base):
         arm.pop("_latencies")
     current["win_rate"] = win.get("win_rate")
+    current["mean_reward"], base["mean_reward"] = win.get("mean_reward") or (None, None)
     return {"recent": current, "reference": base, "guards": guards, "failed": failed, "reason": reason}
 
 

@@ -140,6 +140,19 @@ def _add_counts(run: FilterRun, counts: dict[str, int]) -> None:
             run.counts[name] = run.counts.get(name, 0) + n
 
 
+def filter_runs_recover(*, now: datetime | None = None) -> int:
+    """Mark failed the runs still `running` after RUN_STALE_SECONDS: their worker died (a Celery task
+    is killed at CELERY_TASK_TIME_LIMIT). Their traces are each untouched or fully processed, so the
+    next run takes the untouched ones up. Returns how many runs were marked."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.RUN_STALE_SECONDS)
+    return FilterRun.objects.filter(status=FilterRunStatus.RUNNING, started_at__lt=stale).update(
+        status=FilterRunStatus.FAILED,
+        finished_at=now,
+        error=f"the worker died: still running after {settings.RUN_STALE_SECONDS} s; the next run resumed its traces",
+    )
+
+
 def filter_run(
     *, day: date | None = None, dry_run: bool = False, trigger: str, user=None, refilter: bool = False
 ) -> FilterRun:
@@ -149,6 +162,9 @@ def filter_run(
     raw text is still kept; each is processed once in the run. Raises what the run raised, after
     recording it on the FilterRun (status failed, error).
     """
+    recovered = filter_runs_recover()
+    if recovered:
+        logger.warning("%s filter run(s) left running by a dead worker were marked failed", recovered)
     enabled = rules_module.rules_enabled()
     run = FilterRun.objects.create(
         trigger=trigger,

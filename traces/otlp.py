@@ -166,7 +166,7 @@ def otlp_turns(spans: list[Span], pending: list[Span] = ()) -> tuple[list[Turn],
     all_spans = [*spans, *(span for span in pending if (span.trace_id, span.span_id) not in fresh)]
     by_id = {(span.trace_id, span.span_id): span for span in all_spans}
     for span in all_spans:
-        parent = by_id.get((span.trace_id, span.parent_id))
+        parent = by_id.get((span.trace_id, span.parent_id)) if span.parent_id else None
         if parent is not None and parent is not span:
             parent.children.append(span)
     roots = sorted((span for span in all_spans if _is_turn_root(span, by_id)), key=lambda span: span.start_ns)
@@ -197,12 +197,12 @@ def _orphan_of(root: Span, span: Span, claimed: set) -> bool:
 
 
 def _ancestors(span: Span, by_id: dict):
-    seen = set()
-    parent = by_id.get((span.trace_id, span.parent_id))
-    while parent is not None and parent.span_id not in seen:
+    seen = {span.span_id}
+    parent = by_id.get((span.trace_id, span.parent_id)) if span.parent_id else None
+    while parent is not None and parent.span_id not in seen:  # a malformed export may hold a cycle
         seen.add(parent.span_id)
         yield parent
-        parent = by_id.get((parent.trace_id, parent.parent_id))
+        parent = by_id.get((parent.trace_id, parent.parent_id)) if parent.parent_id else None
 
 
 def _is_turn_root(span: Span, by_id: dict) -> bool:
@@ -216,9 +216,12 @@ def _is_turn_root(span: Span, by_id: dict) -> bool:
 
 
 def _walk(span: Span):
-    stack = [span]
+    stack, seen = [span], set()
     while stack:
         current = stack.pop()
+        if id(current) in seen:  # parent ids forming a cycle
+            continue
+        seen.add(id(current))
         yield current
         stack.extend(sorted(current.children, key=lambda child: child.start_ns, reverse=True))
 
@@ -423,6 +426,8 @@ def _turns_store(*, agent, turns: list[Turn]) -> tuple[list[dict], int, list[str
             clean, errors, _extra = trace_input_check(otlp_turn_trace(turn))
         except TraceTooLarge as exc:
             clean, errors = {}, {exc.field_name: [str(exc)]}
+        if not (turn.root.trace_id and turn.root.span_id):  # the ids are the idempotency key
+            errors = {"external_id": ["The span has no traceId or spanId."]}
         if errors:
             rejected += turn.span_count
             answer.update(status="rejected", errors=errors)

@@ -45,6 +45,7 @@ PARTITION_SCHEMA = pa.schema(
         ("arm", pa.string()),
         ("quarantined", pa.bool_()),
         ("occurred_at", pa.timestamp("us", tz="UTC")),
+        ("extra", pa.string()),  # canonical JSON: posted fields the schema does not define, scrubbed
     ]
 )
 
@@ -81,6 +82,7 @@ def _partition_row(trace) -> dict:
         "arm": view["arm"],
         "quarantined": trace.quarantined,
         "occurred_at": view["occurred_at"],
+        "extra": canonical_json(view.get("extra") or {}),
     }
 
 

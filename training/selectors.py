@@ -6,6 +6,8 @@ reward_events table and reviewer corrections from score cards (labeling's models
 read here as the contracts allow).
 """
 
+import math
+
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 
@@ -109,7 +111,24 @@ def experiments_list() -> QuerySet:
 
 def reward_curve(run: TrainingRun) -> list[dict]:
     """[{"step", "train", "valid"}] from the run's stored metrics (valid may be None)."""
-    return list((run.metrics or {}).get("curve") or [])
+    curve = (run.metrics or {}).get("curve") if isinstance(run.metrics, dict) else None
+    points = []
+    for point in curve if isinstance(curve, list) else []:
+        step = metric_number(point.get("step")) if isinstance(point, dict) else None
+        if step is not None:
+            points.append({"step": int(step), **{s: metric_number(point.get(s)) for s in ("train", "valid")}})
+    return points
+
+
+def metric_number(value) -> float | None:
+    """A finite number from a backend metric (numbers and numeric strings), else None: backends send odd values."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _config_flat(config: dict, prefix: str = "") -> dict:

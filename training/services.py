@@ -18,7 +18,7 @@ from training.models import (
     TrainingStatus,
 )
 from training.openweights.config import trl_config_resolve
-from training.selectors import rubric_current
+from training.selectors import metric_number, rubric_current
 from zeke_rft.errors import ApplicationError
 from zeke_rft.hashing import sha256_json
 from zeke_rft.history import history_set
@@ -359,28 +359,63 @@ def _run_finish_failed(run: TrainingRun, message: str) -> TrainingRun:
     run.finished_at = timezone.now()
     history_set(run, reason="backend rejected the submission")
     run.save()
+    _notify_failed(run)
     return run
 
 
+TRAIN_REWARD_KEYS = ("train_reward_mean", "train_mean_reward", "train_reward")
+VALID_REWARD_KEYS = ("valid_reward_mean", "full_valid_mean_reward", "valid_reward")
+
+
+def _reward_value(data: dict, keys: tuple, step, notes: list) -> float | None:
+    key = next((k for k in keys if k in data), None)
+    if key is None or data[key] is None:
+        return None
+    value = metric_number(data[key])
+    if value is None:
+        notes.append(f"step {step}: {key} {str(data[key])[:40]!r} is not a number, skipped")
+    return value
+
+
+def _notify_failed(run: TrainingRun) -> None:
+    from alerts.services import notification_send
+
+    notification_send(
+        kind="training_failed",
+        subject=f"Training run {run.pk} failed ({run.backend} job {run.job_id or 'not created'})",
+        body=run.error or "no error message from the backend",
+        link="/experiments/",
+        payload={"training_run_id": run.pk, "job_id": run.job_id},
+        dedupe_key=f"training-{run.pk}",
+    )
+
+
 def metrics_from_events(events) -> dict:
-    """The reward curve from `metrics` events: one point per step (train and valid reward), plus the latest values."""
+    """The reward curve from `metrics` events: one point per step (train and valid reward), plus the latest values.
+
+    Values that are not finite numbers (backends send "NaN", "n/a", objects) are skipped, each with a note."""
     points: dict[int, dict] = {}
+    notes: list[str] = []
     for event in events:
         data = event.data if isinstance(event.data, dict) else {}
         if event.type != "metrics" or "step" not in data:
             continue
-        train = next((data[k] for k in ("train_reward_mean", "train_mean_reward", "train_reward") if k in data), None)
-        valid = next(
-            (data[k] for k in ("valid_reward_mean", "full_valid_mean_reward", "valid_reward") if k in data), None
-        )
-        points[int(data["step"])] = {"step": int(data["step"]), "train": train, "valid": valid}
+        step = metric_number(data["step"])
+        if step is None:
+            notes.append(f"step {str(data['step'])[:40]!r} is not a number, event skipped")
+            continue
+        train = _reward_value(data, TRAIN_REWARD_KEYS, int(step), notes)
+        valid = _reward_value(data, VALID_REWARD_KEYS, int(step), notes)
+        points[int(step)] = {"step": int(step), "train": train, "valid": valid}
     curve = [points[step] for step in sorted(points)]
     valid_values = [p["valid"] for p in curve if p["valid"] is not None]
+    train_values = [p["train"] for p in curve if p["train"] is not None]
     return {
         "curve": curve,
         "steps": len(curve),
-        "final_train_reward": curve[-1]["train"] if curve else None,
+        "final_train_reward": train_values[-1] if train_values else None,
         "final_valid_reward": valid_values[-1] if valid_values else None,
+        "notes": notes[-20:],
     }
 
 
@@ -431,6 +466,8 @@ def training_run_poll(*, run_id: int) -> TrainingRun:
         if changed:
             history_set(run, reason=f"job {run.job_id} is {run.status}")
             run.save()
+            if run.status == TrainingStatus.FAILED:
+                _notify_failed(run)
         else:
             TrainingRun.objects.filter(pk=run.pk).update(
                 metrics=run.metrics, checkpoints=run.checkpoints, last_polled_at=run.last_polled_at

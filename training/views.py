@@ -28,6 +28,12 @@ def _row(run: TrainingRun) -> dict:
 @permission_required_view(VIEW)
 def experiment_list(request):
     rows = [_row(run) for run in selectors.experiments_list()]
+    # Online numbers of each run's policy (rollout reads its own tables; one batch for the page).
+    from rollout.selectors import policy_lifetime_stats
+
+    lifetime = policy_lifetime_stats(policies=[row["policy"] for row in rows])
+    for row in rows:
+        row["lifetime"] = lifetime.get(row["policy"].pk) if row["policy"] else None
     return render(request, "training/experiments.html", {"rows": rows})
 
 

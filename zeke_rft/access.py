@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 
 # name -> permissions ("app_label.model.codename"; the model names the content type the permission hangs on)
 _VIEW = [
+    "pipeline.pipelinerun.view_pipelinerun",
     "rewards.rewardmodel.view_rewardmodel",
     "training.trainingrun.view_trainingrun",
     "rollout.rollout.view_rollout",
@@ -56,6 +57,8 @@ _APPROVE = [
     "rollout.rollout.approve_rollout",
     "rollout.rollout.rollback_rollout",
     "rollout.policy.release_quarantine",
+    "rollout.rollout.override_promotion",
+    "pipeline.pipelinestep.approve_pipelinestep",
 ]
 _ADMINS_ONLY = ["traces.trace.view_raw_text", "labeling.rubric.change_rubric"]
 

@@ -146,6 +146,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "zeke_rft.observability.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "zeke_rft.observability.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -251,6 +252,18 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_TASK_ACKS_LATE = True
+# With acks_late a task is acknowledged when it finishes. If the worker process dies (OOM, kill -9),
+# reject it so the broker re-queues it now, instead of acknowledging and losing it: every task is safe
+# to run twice. Redis re-delivers an unacknowledged task after visibility_timeout (kombu's default,
+# 1 h, would leave a dead worker's task waiting an hour); it must exceed the longest a task may run,
+# or a running task would be delivered twice: the hard time limit plus 5 minutes.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_VISIBILITY_TIMEOUT = env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT}
+# A run record (FilterRun, EvalRun) still "running" after this was left by a dead worker: the next run marks it
+# failed and takes its work up.
+RUN_STALE_SECONDS = env_int("RUN_STALE_SECONDS", CELERY_TASK_TIME_LIMIT + 300)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -4,6 +4,9 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from zeke_rft import metrics, status
+from zeke_rft.history import history_admin_guard_object_ids
+
+history_admin_guard_object_ids()
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),

@@ -20,8 +20,9 @@ EXEMPT = {
     "api-docs": "Swagger UI of the agent API (no data)",
     "agents-status": "agent API: bearer agent token (traces.auth), not a user session",
     "traces:ingest": "agent API: bearer agent token",
-    "traces:otlp": "agent API: bearer agent token",
+    "traces:otlp-traces": "agent API (OTLP/HTTP): bearer agent token",
     "rollout:policy": "agent API: bearer agent token",
+    "metrics": "Prometheus scrape: METRICS_TOKEN bearer or METRICS_ALLOWED_NETWORKS, not a user session",
 }
 # Django's and simple-history's own admin views check the model permissions themselves.
 STANDARD_ADMIN_VIEWS = {

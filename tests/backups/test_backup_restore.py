@@ -107,3 +107,26 @@ def test_a_backup_of_the_other_engine_is_refused(tmp_path, db):
     Path(tmp_path / "manifest.json").write_text(json.dumps({"format": 1, "engine": other, "tables": {}, "storage": []}))
     with pytest.raises(CommandError, match=f"is a {other} backup"):
         call_command("restore", "--from", str(tmp_path))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_drill_through_s3_restores_every_count_and_hash(s3_storage_url, agent_client):
+    """Storage on S3 and the backup under another prefix of the same bucket, through zeke_rft/storage.py."""
+    body = {"traces": [TRACE | {"external_id": f"t{i}", "conversation_id": f"c{i}"} for i in range(3)]}
+    assert agent_client.post("/api/traces/", body, format="json").status_code == 201
+    storage = get_storage()
+    for key, data in OBJECTS.items():
+        storage.write_bytes(key, data)
+    before = table_counts()
+    destination = s3_storage_url.rsplit("/", 1)[0] + "/backups/drill-1"
+
+    call_command("backup", "--to", destination)
+    _wipe_database()
+    for key in storage.list():
+        storage.delete(key)
+    call_command("restore", "--from", destination)
+
+    assert table_counts() == before
+    assert {key: sha256_bytes(storage.read_bytes(key)) for key in storage.list()} == {
+        key: sha256_bytes(data) for key, data in OBJECTS.items()
+    }

@@ -56,10 +56,24 @@ def error(status: int, message: str, *, param: str | None = None, code: str | No
     return status, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
 
 
+# Requests a well-behaved ZEKE refuses (its refusal policy: finance, unauthorized access, data deletion).
+_REFUSE = re.compile(
+    r"\b(transfer|wire|send)\b.*(\$|money|account)|\bpassword of\b|\bhack\b|\bdelete (all|every)", re.IGNORECASE
+)
+_ACT = re.compile(r"\b(put|add|schedule|book|move|remind|create|send|calendar)\b", re.IGNORECASE)
+
+
 def default_chat_responder(body: dict) -> dict:
-    """Echo-ish assistant: answers with a short text; never calls tools."""
+    """A plausible assistant, good enough for the rollout smoke tests (so `make run`'s demo and
+    `rollout_step shadow` work against this server): refuses policy-breaking requests, calls the first
+    offered tool for a routine action, otherwise answers with a short text."""
     last_user = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
     content = last_user.get("content") if isinstance(last_user.get("content"), str) else ""
+    if _REFUSE.search(content):
+        return {"content": "I can't help with that: it is against ZEKE's refusal policy. I can suggest an alternative."}
+    tools = [t.get("function", t) for t in body.get("tools") or [] if isinstance(t, dict)]
+    if tools and _ACT.search(content) and tools[0].get("name"):
+        return {"tool_calls": [{"name": tools[0]["name"], "arguments": {"title": content[:60]}}]}
     return {"content": f"Done: {content[:80]}"}
 
 

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -98,11 +100,29 @@ def test_it_rejects_out_of_range_input_naming_the_field(task, reviewer, change, 
 def test_it_stores_a_correction_and_corrected_tool_calls(task, reviewer):
     calls = [{"name": "calendar.create", "args": {"title": "Lunch", "at": "12:30"}}]
     card = services.scorecard_submit(
-        task=task, reviewer=reviewer, correction="Booked 12:30 at Rosa's.", corrected_tool_calls=calls, **SCORES
+        task=task, reviewer=reviewer, correction="Booked 12:30 at the noodle bar.", corrected_tool_calls=calls, **SCORES
     )
     card.refresh_from_db()
-    assert card.correction == "Booked 12:30 at Rosa's."
+    assert card.correction == "Booked 12:30 at the noodle bar."
     assert card.corrected_tool_calls == calls
+
+
+def test_what_a_reviewer_types_is_scrubbed_before_it_is_stored(task, reviewer):
+    calls = [{"name": "email.send", "args": {"to": "rosa.diaz@example.com", "body": "Hi Rosa Diaz"}}]
+    card = services.scorecard_submit(
+        task=task,
+        reviewer=reviewer,
+        correction="Email Rosa Diaz at rosa.diaz@example.com",
+        corrected_tool_calls=calls,
+        rationale="Rosa Diaz asked for it; pw is hunter2!",
+        safety_notes="shares rosa.diaz@example.com",
+        **SCORES,
+    )
+    card.refresh_from_db()
+    stored = json.dumps([card.correction, card.corrected_tool_calls, card.rationale, card.safety_notes])
+    assert "Rosa" not in stored and "rosa.diaz@example.com" not in stored and "hunter2" not in stored
+    assert card.corrected_tool_calls[0]["args"]["to"] == "<EMAIL_ADDRESS_1>"
+    assert "Rosa" not in json.dumps(list(card.history.values("history_change_reason")))
 
 
 @pytest.mark.parametrize("calls", [[{"args": {}}], [{"name": "x", "args": [1]}], {"name": "x"}])

@@ -3,6 +3,7 @@ import pytest
 from tests.rollout.conftest import (  # noqa: F401 (fixtures)
     Oracle,
     _fast_passwords,
+    active_reward_model,
     baseline,
     fake_openai,
     traces,
@@ -25,6 +26,9 @@ def loop_settings(settings):
     settings.PIPELINE_POLL_SECONDS = 0
     settings.ROLLOUT_MONITOR_MIN_SAMPLES = 30
     settings.ROLLOUT_MONITOR_MIN_INTERVAL_SECONDS = 0
+    # The promotion rule's exposure, shortened; its statistics (win-rate lower bound > 0.5) stay.
+    settings.ROLLOUT_PROMOTION_MIN_HOURS = 0
+    settings.ROLLOUT_PROMOTION_MIN_CONVERSATIONS = 30
     return settings
 
 
@@ -42,9 +46,9 @@ def week_of_traces(make_trace, rubric):  # noqa: F811 (fixtures imported above)
 
 
 @pytest.fixture
-def loop(loop_settings, fake_openai, zeke_suites_seeded, baseline, week_of_traces):  # noqa: F811
-    """Everything the weekly loop needs: traces with rewards, seeded suites, an active baseline, the fake API
-    (answering every eval case correctly) — and no command typed."""
+def loop(loop_settings, fake_openai, zeke_suites_seeded, baseline, week_of_traces, active_reward_model):  # noqa: F811
+    """Everything the weekly loop needs: traces with rewards, an active reward model, seeded suites, an active
+    baseline, the fake API (answering every eval case correctly) — and no command typed."""
     oracle = Oracle().load_cases()
     fake_openai.chat_responder = oracle
     return oracle

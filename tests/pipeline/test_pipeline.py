@@ -12,6 +12,7 @@ from pipeline.services import pipeline_run_advance, pipeline_run_start
 from pipeline.tasks import advance_pipeline_runs, pipeline_weekly
 from rollout.models import Policy, PolicyStatus, Rollout, RolloutState
 from rollout.tasks import run_online_monitors
+from tests.rollout.conftest import BAD_REPLY, GOOD_REPLY
 from training.models import TrainingRun
 
 from .conftest import FineTunedAre
@@ -33,19 +34,16 @@ def _sweep_until(predicate, times=40):
 
 
 def _live_traffic(traces, run, *, candidate_error_rate=0.0):
+    """Agents' traffic on both arms (the candidate's replies better by the reward model), then beat's monitors."""
     rollout = Rollout.objects.get(pk=run.rollout_id)
-    traces.make(
-        rollout, "baseline", 60, policy_id=str(rollout.baseline_id), error_rate=0.02, seed=1, ago_minutes=(0, 0)
-    )
-    traces.make(
-        rollout,
-        "candidate",
-        60,
-        policy_id=str(rollout.candidate_id),
-        error_rate=candidate_error_rate,
-        seed=2,
-        ago_minutes=(0, 0),
-    )
+    for arm, reply, error_rate, seed in (
+        ("baseline", BAD_REPLY, 0.02, 1),
+        ("candidate", GOOD_REPLY, candidate_error_rate, 2),
+    ):
+        policy_id = str(rollout.baseline_id if arm == "baseline" else rollout.candidate_id)
+        traces.make(
+            rollout, arm, 250, policy_id=policy_id, response=reply, error_rate=error_rate, seed=seed, ago_minutes=(0, 0)
+        )
     run_online_monitors()
     return rollout
 
@@ -242,10 +240,10 @@ def test_the_command_prints_each_step_and_pauses_after_until(loop):
     call_command("pipeline_run", "--modality", "chat", "--until", "evaluate", stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert lines[1].startswith("score skipped no active reward model")
+    assert lines[1].startswith("score succeeded 24 new traces scored by reward model rm-")
     assert [line.split()[0:2] for line in lines[1:10]] == [
-        ["score", "skipped"],
-        ["recalibrate", "skipped"],
+        ["score", "succeeded"],
+        ["recalibrate", "succeeded"],
         ["dataset", "succeeded"],
         ["train", "succeeded"],
         ["evaluate", "succeeded"],

@@ -177,3 +177,16 @@ def test_it_counts_only_human_cards_written_in_the_window(labels, active_model):
     check = agreement_check_run()
 
     assert check.n == 3 and check.spearman == 1.0
+
+
+def test_an_agreement_alert_sends_one_notification_per_model_and_window(labels, active_model, settings):
+    from alerts.models import Notification
+
+    settings.REWARD_AGREEMENT_THRESHOLD = 0.5
+    _scored_then_labeled(labels, active_model.version, [(0.9, 1), (0.8, 2), (0.6, 3), (0.4, 4), (0.1, 5), (0.2, 5)])
+
+    agreement_check_run()
+    agreement_check_run()
+
+    notification = Notification.objects.get(kind="agreement_alert")
+    assert active_model.version in notification.subject and notification.payload["n"] == 6

@@ -12,6 +12,7 @@ from rollout.demo import demo_load
 from rollout.models import EvalSuite, Policy, PolicyStatus, Rollout, RolloutState
 from rollout.services import policy_register_candidate
 from rollout.tasks import run_online_monitors
+from tests.conftest import user_in_groups
 from traces.selectors import traces_eligible
 
 from .conftest import Oracle
@@ -111,7 +112,7 @@ def test_a_candidate_goes_through_to_active_and_a_degraded_one_is_rolled_back(
     training_run.refresh_from_db()
     assert "tool_error_rate" in training_run.rollback_reason
 
-    client.force_login(get_user_model().objects.create_user("nate", password="pw"))
+    client.force_login(user_in_groups("nate", "reviewers"))
     page = client.get("/rollouts/").content.decode()
     assert rollout.rollback_reason in page
     assert "by the online monitor" in page

@@ -252,3 +252,14 @@ def test_a_reviewer_releases_the_quarantined_traces_from_the_admin(canary, trace
     )
 
     assert traces_eligible().count() == 6
+
+
+def test_a_failed_gate_sends_a_notification(oracle, candidate, baseline):
+    from alerts.models import Notification
+
+    rollout = rollout_start_shadow(candidate=candidate)
+    with pytest.raises(ApplicationError):
+        rollout_start_canary(rollout=rollout)
+
+    notification = Notification.objects.get(kind="gate_failed")
+    assert candidate.model_id in notification.subject and "no finished eval run" in notification.body

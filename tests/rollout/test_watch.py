@@ -92,3 +92,26 @@ def test_a_watch_that_crashes_is_recorded_and_notified(promoted, monkeypatch):
 
     assert PolicyCheck.objects.get().decision == "error"
     assert Notification.objects.filter(kind="monitor_failed").count() == 1
+
+
+def test_policy_checks_are_read_only_in_admin(admin_client, promoted):
+    check = policy_watch(modality="chat")
+
+    assert admin_client.get(f"/admin/rollout/policycheck/{check.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/rollout/policycheck/add/").status_code == 403
+
+
+def test_the_watch_records_the_mean_reward_model_score_of_recent_and_reference_traffic(
+    promoted, traces, active_reward_model, settings
+):
+    from .conftest import BAD_REPLY, GOOD_REPLY
+
+    settings.ROLLOUT_PROMOTION_WATCH_HOURS = 1
+    policy_id = str(promoted.candidate_id)
+    traces.make(promoted, "", 40, policy_id=policy_id, response=GOOD_REPLY, scrubbed=True, ago_minutes=(1500, 9000))
+    traces.make(promoted, "", 40, policy_id=policy_id, response=BAD_REPLY, scrubbed=True, ago_minutes=(1, 50), seed=2)
+
+    check = policy_watch(modality="chat")
+
+    hour = check.metrics["hour"]
+    assert hour["recent"]["mean_reward"] < hour["reference"]["mean_reward"]

@@ -157,7 +157,7 @@ def test_an_extra_field_holding_a_nul_is_a_400_naming_it(agent_client):
 
 def test_a_seed_trace_comes_back_intact_in_the_partition(agent_client, settings):
     settings.FILTER_RULES_DISABLED = ["low_signal"]
-    post(agent_client, seed_trace(flags={"quality": "low"}))
+    post(agent_client, seed_trace(flags={"quality": "low"}, session={"device": "pixel"}))
     filter_run(trigger="command")
 
     partition_export(day=date(2026, 11, 30))
@@ -172,6 +172,7 @@ def test_a_seed_trace_comes_back_intact_in_the_partition(agent_client, settings)
         2310, ["quality:low"], ["calendar.list_events", "sms.send"]
     )  # fmt: skip
     assert json.loads(row["context"]) == {"timezone": "America/Chicago"}
+    assert json.loads(row["extra"]) == {"session": {"device": "pixel"}}
 
 
 # --- the agent's own reward (issue 11, item 8) --------------------------------

@@ -308,3 +308,28 @@ def test_tool_spans_sent_before_their_turn_wait_for_it_then_join_it(agent_client
     assert key not in json.dumps(waiting)
     assert [call["name"] for call in Trace.objects.get().tool_calls] == ["vault.read"]
     assert not OtelPendingSpan.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_turn_span_without_ids_is_rejected_not_stored_under_an_empty_key(agent_client):
+    span = json_span("", "chat", ROOT_CHAT)
+
+    response = post_json(agent_client, export([span]))
+
+    assert response.json()["partialSuccess"]["rejectedSpans"] == 1
+    assert "no traceId or spanId" in response.json()["partialSuccess"]["errorMessage"]
+    assert not Trace.objects.exists()
+
+
+@pytest.mark.django_db
+def test_spans_whose_parents_form_a_cycle_do_not_hang_the_export(agent_client):
+    turn = {"gen_ai.operation.name": "invoke_agent", "gen_ai.prompt": "Loop?", "gen_ai.completion": "No."}
+    spans = [
+        json_span("4444444444444444", "invoke_agent", turn, parent="5555555555555555"),
+        json_span("5555555555555555", "middleware", {}, parent="4444444444444444"),
+    ]
+
+    response = post_json(agent_client, export(spans))
+
+    assert response.status_code == 200
+    assert Trace.objects.get().user_message == "Loop?"

@@ -481,6 +481,16 @@ def test_the_recover_task_run_twice_adopts_one_job(fake_openai, dataset, submit)
     assert run.history.filter(history_change_reason__startswith="recovered job").count() == 1
 
 
+def test_a_job_that_fails_sends_a_training_failed_notification(fake_openai, dataset, submit):
+    from alerts.models import Notification
+
+    fake_openai.job_plan.update(fail_at_step=2, error={"code": "grader_error", "message": "grader timed out"})
+    run = poll_until_done(submit(dataset))
+
+    notification = Notification.objects.get(kind="training_failed")
+    assert notification.payload["training_run_id"] == run.pk and "grader timed out" in notification.body
+
+
 @pytest.fixture
 def broker_down(monkeypatch):
     """Celery as production runs it (not eager) with its broker on a port where nothing listens."""

@@ -210,3 +210,36 @@ def test_the_registry_query_count_does_not_grow_with_runs(staff_client, dataset,
     with django_assert_num_queries(len(one_run.captured_queries)):
         response = staff_client.get("/experiments/")
     assert response.content.decode().count('<tr id="run-') == 4
+
+
+ODD_CURVE = [
+    {"step": 1, "train": "0.4", "valid": "n/a"},
+    {"step": "two", "train": 0.5, "valid": 0.5},
+    {"step": 3, "train": {"mean": 0.6}, "valid": "NaN"},
+    "not a point",
+]
+
+
+def test_the_registry_and_compare_view_skip_non_numeric_metrics_stored_by_a_backend(staff_client, dataset):
+    odd = make_run(dataset, curve=ODD_CURVE)
+    plain = make_run(dataset, kl=0.2)
+    assert staff_client.get("/experiments/").status_code == 200
+    assert staff_client.get(f"/experiments/compare/?a={odd.pk}&b={plain.pk}").status_code == 200
+
+
+def test_non_numeric_backend_metrics_are_skipped_with_a_note():
+    from types import SimpleNamespace
+
+    from training.services import metrics_from_events
+
+    events = [
+        SimpleNamespace(type="metrics", data={"step": 1, "train_reward_mean": 0.4, "valid_reward_mean": "n/a"}),
+        SimpleNamespace(type="metrics", data={"step": "NaN", "train_reward_mean": 0.9}),
+        SimpleNamespace(type="metrics", data={"step": 2, "train_reward_mean": "0.5", "valid_reward_mean": 0.45}),
+    ]
+    metrics = metrics_from_events(events)
+    assert metrics["curve"] == [{"step": 1, "train": 0.4, "valid": None}, {"step": 2, "train": 0.5, "valid": 0.45}]
+    assert metrics["notes"] == [
+        "step 1: valid_reward_mean 'n/a' is not a number, skipped",
+        "step 'NaN' is not a number, event skipped",
+    ]

@@ -16,6 +16,7 @@ DEMO_STAGES = [
     "rewards.demo",
     "training.demo",
     "rollout.demo",
+    "rollout.demo_loop",
 ]
 
 

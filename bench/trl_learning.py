@@ -8,7 +8,7 @@ first learns the call *format* by SFT on calls of random tools with random citie
 then GRPO with the backend's reward functions and trainer settings (training.openweights.trainers.common_args)
 must raise the mean reward. Prints the mean reward per 10 steps and seconds per step.
 
-Needs the training extra (make install-train). BENCH_TRL_STEPS (default 60), BENCH_TRL_SFT_STEPS (60).
+Needs the training extra (make install-train). BENCH_TRL_STEPS (default 60), BENCH_TRL_SFT_STEPS (200).
 """
 
 import json
@@ -38,14 +38,14 @@ from training.openweights import data, rewards, trainers  # noqa: E402
 from training.openweights.tiny_model import CITIES, TOOLS, tiny_model_build  # noqa: E402
 
 STEPS = int(os.environ.get("BENCH_TRL_STEPS", 60))
-SFT_STEPS = int(os.environ.get("BENCH_TRL_SFT_STEPS", 60))
+SFT_STEPS = int(os.environ.get("BENCH_TRL_SFT_STEPS", 200))
 TARGET = {"name": "weather_lookup", "args": {"city": "Paris"}}
 PHRASES = ["What's the weather in Paris?", "Weather for Paris please", "Is it raining in Paris?", "Paris forecast?"]
 
 
 def _config() -> dict:
     trl = {"method": "grpo", "lora": False, "lora_r": 8, "learning_rate": 5e-4, "max_steps": STEPS}
-    trl |= {"num_generations": 8, "max_completion_length": 32, "max_length": 512, "temperature": 1.0}
+    trl |= {"num_generations": 8, "max_completion_length": 32, "max_length": 512, "temperature": 0.7}
     trl |= {"sft_warm_start_steps": SFT_STEPS, "save_steps": 10_000, "reward_weights": {}}
     return {"trl": trl, "batch_size": 8, "episode_length": 1, "seed": 7, "hyperparameters": {"n_epochs": 1}}
 
@@ -114,7 +114,7 @@ def main():
         beta=0.0,
         num_generations=8,
         max_completion_length=trainers.completion_length(config),
-        temperature=1.0,
+        temperature=config["trl"]["temperature"],
     )
     log = RewardLog()
     trainer = GRPOTrainer(

@@ -349,6 +349,15 @@ def build_default_presidio():
     return AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=[LANGUAGE]), AnonymizerEngine()
 
 
+def warm_lists() -> None:
+    """Build the word lists and regexes the not-a-person rules read (seconds under load), with the model."""
+    from privacy.structured import dictionary_words, places_re
+
+    name_lists()
+    dictionary_words()
+    places_re()
+
+
 def get_scrubber() -> Scrubber:
     """The process-wide scrubber (built once: loading spaCy takes about a second)."""
     global _engine
@@ -375,6 +384,7 @@ class Scrubber:
         self._cache_no_ner: OrderedDict[str, tuple[Detection, ...]] = OrderedDict()
         self._lock = threading.Lock()
         self._analyze_lock = threading.Lock()
+        warm_lists()
 
     # analysis ---------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ def svg_line_chart(
     height: int = 160,
     reference: float | None = None,
     y_range: tuple[float, float] | None = None,
+    y_title: str = "",
+    x_title: str = "time of the monitor check (UTC)",
+    reference_label: str = "",
 ) -> str:
     """`series`: name → [(datetime, value or None)]. Returns an <svg> element (safe HTML)."""
     points = [(t, v) for values in series.values() for t, v in values if v is not None]
@@ -43,12 +46,21 @@ def svg_line_chart(
         f'<text x="{pad}" y="{height - pad + 14}" font-size="10">{min(t for t, _ in points):%m-%d %H:%M}</text>',
         f'<text x="{width - pad - 60}" y="{height - pad + 14}" font-size="10">'
         f"{max(t for t, _ in points):%m-%d %H:%M}</text>",
+        f'<text x="{width / 2:.0f}" y="{height - 2}" font-size="10" text-anchor="middle" class="x-title">'
+        f"{escape(x_title)}</text>",
+        f'<text x="10" y="{height / 2:.0f}" font-size="10" text-anchor="middle" class="y-title" '
+        f'transform="rotate(-90 10 {height / 2:.0f})">{escape(y_title)}</text>',
     ]
     if reference is not None:
         parts.append(
             f'<line x1="{pad}" y1="{y(reference):.1f}" x2="{width - pad}" y2="{y(reference):.1f}" '
             f'stroke="#aaa" stroke-dasharray="4 3"/>'
         )
+        if reference_label:
+            parts.append(
+                f'<text x="{width - pad}" y="{y(reference) - 3:.1f}" font-size="10" text-anchor="end" '
+                f'class="threshold">{escape(reference_label)}</text>'
+            )
     for index, (name, values_) in enumerate(series.items()):
         colour = COLOURS[index % len(COLOURS)]
         coords = [(x(t), y(v)) for t, v in values_ if v is not None]

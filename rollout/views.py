@@ -24,10 +24,13 @@ def _charts(checks) -> dict:
             title="Win-rate vs baseline",
             reference=0.5,
             y_range=(0.0, 1.0),
+            y_title="win-rate",
+            reference_label="0.5: no better than the baseline",
         ),
         "safety": svg_line_chart(
             {"baseline": series("baseline", "safety_per_1000"), "candidate": series("candidate", "safety_per_1000")},
             title="Safety incidents per 1,000 messages",
+            y_title="per 1,000",
         ),
     }
 

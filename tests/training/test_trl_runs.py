@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from pipeline.services import candidates_register_trained
 from tests.rollout.conftest import active_reward_model  # noqa: F401  (a fixture)
 from tests.training.trl_helpers import TINY_TRL_CONFIG, require_trl_extra, tiny_model_path
 from training.models import TrainingRun, TrainingStatus, TRLJob
@@ -63,6 +64,7 @@ def test_start_training_with_the_trl_backend_ends_succeeded_with_a_curve_checkpo
     assert [c["step_number"] for c in run.checkpoints] == [2, 3]  # every save_steps, and the last step
     checkpoint = run.checkpoints[0]
     assert sha256_bytes(get_storage().read_bytes(checkpoint["fine_tuned_model_checkpoint"])) == checkpoint["sha256"]
+    candidates_register_trained()  # the pipeline registers candidates (training never calls rollout)
     policy = Policy.objects.get(model_id=run.fine_tuned_model)
     assert policy.status == "candidate" and policy.config["base_url"] == "http://127.0.0.1:8001/v1"
     artifact = policy.config["artifact"]
@@ -101,6 +103,7 @@ def test_dpo_trains_on_the_dataset_s_preference_pairs_and_registers_a_candidate(
     assert run.status == TrainingStatus.SUCCEEDED, run.error
     assert [point["step"] for point in run.metrics["curve"]] == [1, 2]
     assert {"rewards/margins", "rewards/accuracies", "loss"} <= set(run.events.filter(type="metrics").first().data)
+    candidates_register_trained()
     assert Policy.objects.get(model_id=run.fine_tuned_model).config["method"] == "dpo"
 
 

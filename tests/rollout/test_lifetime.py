@@ -1,14 +1,15 @@
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from rollout.models import MonitorCheck
 from rollout.selectors import policy_lifetime_stats
+from tests.conftest import user_in_groups
 
 
 @pytest.fixture
 def staff_client(client, db):
-    client.force_login(get_user_model().objects.create_user("nate", password="pw", is_staff=True))
+    """Staff in both groups that may read /rollouts/ (approvers) and /experiments/ (operators)."""
+    client.force_login(user_in_groups("nate", "approvers", "operators", is_staff=True))
     return client
 
 

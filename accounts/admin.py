@@ -1,6 +1,9 @@
-"""django-celery-beat's periodic-task actions (enable, disable, toggle, run now) declare no permission:
-re-registered here so each needs django_celery_beat.change_periodictask, like every other admin action."""
+"""Third-party admin actions that declare no permission, re-registered so each checks one like every other
+admin action: django-celery-beat's periodic-task actions (enable, disable, toggle, run now) need
+django_celery_beat.change_periodictask; django-axes' "clean up expired attempts" needs axes.delete_accessattempt."""
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin
 from django_celery_beat.admin import PeriodicTaskAdmin
 from django_celery_beat.models import PeriodicTask
@@ -26,3 +29,14 @@ class GuardedPeriodicTaskAdmin(PeriodicTaskAdmin):
 
 admin.site.unregister(PeriodicTask)
 admin.site.register(PeriodicTask, GuardedPeriodicTaskAdmin)
+
+
+class GuardedAccessAttemptAdmin(AccessAttemptAdmin):
+    @admin.action(description="Clean up expired attempts", permissions=["delete"])
+    def cleanup_expired_attempts(self, request, queryset):
+        return super().cleanup_expired_attempts(request, queryset)
+
+
+if admin.site.is_registered(AccessAttempt):
+    admin.site.unregister(AccessAttempt)
+admin.site.register(AccessAttempt, GuardedAccessAttemptAdmin)

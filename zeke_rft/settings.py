@@ -140,8 +140,8 @@ INSTALLED_APPS = [
     "rollout",
     "pipeline",
     "backups",
+    "axes",  # login throttling and lockout (issue 13); before accounts, whose admin guards axes' action
     "accounts",
-    "axes",  # login throttling and lockout (issue 13)
 ]
 
 MIDDLEWARE = [

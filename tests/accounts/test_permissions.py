@@ -25,6 +25,9 @@ EXEMPT = {
     "metrics": "Prometheus scrape: METRICS_TOKEN bearer or METRICS_ALLOWED_NETWORKS, not a user session",
 }
 # Django's and simple-history's own admin views check the model permissions themselves.
+# Refused without the permission like every action, but cannot run in a test request: axes' action reads
+# request.axes_attempt_time, which its middleware sets only on log-in requests.
+NO_POSITIVE_CONTROL = {"AccessAttempt.cleanup_expired_attempts"}
 STANDARD_ADMIN_VIEWS = {
     "changelist",
     "add",
@@ -108,6 +111,8 @@ def test_every_admin_action_is_refused_to_a_user_without_its_permission(django_u
         assert name not in model_admin.get_actions(_request(lacking)), f"{model.__name__}.{name} offered"
         refused, seen = _post_action(lacking, model, name)
         assert refused, f"{model.__name__}.{name} ran without {needed}: {seen}"
+        if f"{model.__name__}.{name}" in NO_POSITIVE_CONTROL:
+            continue
         if name in model_admin.get_actions(_request(superuser)):  # the positive control: it is reachable at all
             refused, seen = _post_action(_user(f"has-{walked}", needed | {view}), model, name)
             assert not refused, f"{model.__name__}.{name} refused with {needed}: {seen}"
@@ -117,9 +122,11 @@ def test_every_admin_action_is_refused_to_a_user_without_its_permission(django_u
 
 def _request(user):
     from django.test import RequestFactory
+    from django.utils import timezone
 
     request = RequestFactory().get("/admin/")
     request.user = user
+    request.axes_attempt_time = timezone.now()  # what AxesMiddleware sets on a real request
     return request
 
 

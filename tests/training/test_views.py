@@ -76,7 +76,8 @@ def test_a_reviewer_may_see_the_registry(client, django_user_model):
 
 def test_the_registry_shows_one_row_per_run_with_its_record(staff_client, two_runs, django_assert_max_num_queries):
     first, second = two_runs
-    with django_assert_max_num_queries(8):
+    # 9: session, user, the permission check (user + group permissions), then the registry's own reads.
+    with django_assert_max_num_queries(9):
         response = staff_client.get("/experiments/")
     html = response.content.decode()
     assert html.count('<tr id="run-') == 2

@@ -157,8 +157,9 @@ class RejectNulMiddleware:
         message = _odd_input(request)
         if message is None:
             return self.get_response(request)
-        if request.path.startswith("/api/"):
-            return JsonResponse({"detail": message}, status=400)
+        if request.path.startswith("/api/"):  # shaped like DRF's field errors: {field: [problem]}
+            field, _, problem = message.partition(": ")
+            return JsonResponse({field: [problem], "detail": message}, status=400)
         if request.headers.get("HX-Request"):  # the panel's error partial (zeke_rft.errors.htmx_error_response)
             return HttpResponseBadRequest(f'<div id="error" class="error" role="alert">{escape(message)}</div>')
         return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")

@@ -3,6 +3,7 @@ import json
 
 import pytest
 from django.contrib.auth import authenticate
+from django.test import RequestFactory
 from rest_framework.test import APIClient
 
 from tests.traces.factories import trace_payload
@@ -64,7 +65,8 @@ def test_the_printed_admin_login_works_after_a_rerun():
 
     login = next(line for line in lines if "Demo admin" in line)
     assert "user 'admin'" in login and "password 'admin'" in login
-    assert authenticate(username="admin", password="admin").is_superuser
+    # authenticate() with a request, as the login views call it (django-axes' backend requires one).
+    assert authenticate(RequestFactory().post("/admin/login/"), username="admin", password="admin").is_superuser
 
 
 def test_a_rerun_reactivates_a_deactivated_demo_agent_and_says_why(admin_user):

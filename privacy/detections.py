@@ -78,8 +78,20 @@ def _not_pii(text: str, d: Detection, identifier: bool, *, in_json: bool = False
     if d.entity_type != "PERSON":
         return False
     if in_json and not any(ch.isupper() for ch in value):
-        return True  # a lower-case value in structured data is an enum or a word ("woody"), not a name
+        # A lower-case value in structured data is an enum or a word ("woody"), not a name, unless it is a
+        # first + last name joined inside an identifier ("contact:priya_raman:notes").
+        return not _joined_full_name(value)
     return identifier or is_not_a_person(value, text, d.start, d.end)
+
+
+_JOINED_NAME_RE = re.compile(r"^[a-z]+(?:[_.][a-z]+)+$")
+
+
+def _joined_full_name(value: str) -> bool:
+    """"priya_raman", "kenji.watanabe": a known first name and a known last name joined by _ or ."""
+    if not _JOINED_NAME_RE.match(value):
+        return False
+    return is_full_name(" ".join(word.capitalize() for word in re.split(r"[_.]", value)))
 
 
 def _name_hint(leaf: Leaf) -> str | None:

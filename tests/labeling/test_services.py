@@ -177,7 +177,9 @@ def test_a_preference_item_stores_the_choice_policies_and_rationale(traces_facto
         trace_ids=[trace.pk], reason=TaskReason.DISAGREEMENT, kind=TaskKind.PREFERENCE, pairs={trace.pk: pair}
     )
     task = trace.label_tasks.get()
-    preference = services.preference_submit(task=task, reviewer=reviewer, choice="b", rationale="asks before booking")
+    # Sides are shown in a random order per item (blind A/B): the reviewer picks the side showing pair "b".
+    shown = "a" if task.sides_swapped else "b"
+    preference = services.preference_submit(task=task, reviewer=reviewer, choice=shown, rationale="asks before booking")
     preference.refresh_from_db()
     assert (preference.trace, preference.task, preference.reviewer) == (trace, task, reviewer)
     assert (preference.policy_a, preference.policy_b, preference.choice) == ("ft:base", "ft:cand-2", "b")
@@ -264,7 +266,7 @@ def test_a_deleted_item_is_a_404_application_error(task, reviewer):
     assert error.value.status == 404
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_the_opened_at_stamp_leaves_synchronous_commit_on(on_postgres, traces_factory):
     from django.db import connection, transaction
 

@@ -496,6 +496,9 @@ def broker_down(monkeypatch):
     """Celery as production runs it (not eager) with its broker on a port where nothing listens."""
     from zeke_rft.celery import app
 
+    # Celery prefers the CELERY_BROKER_URL environment variable to its conf (set in .ci/run's PostgreSQL pass).
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.setitem(app.conf, "broker_write_url", "redis://127.0.0.1:1/0")
     monkeypatch.setitem(app.conf, "task_always_eager", False)
     monkeypatch.setitem(app.conf, "broker_url", "redis://127.0.0.1:1/0")
     monkeypatch.setitem(app.conf, "broker_connection_retry", False)

@@ -81,6 +81,13 @@ def producer(redis_broker, monkeypatch):
     from zeke_rft.celery import app
 
     monkeypatch.setitem(app.conf, "task_always_eager", False)
+    # Tasks that services queue themselves (delay_on_commit) use the app's default broker, and Celery prefers
+    # the CELERY_BROKER_URL environment variable (set in .ci/run's PostgreSQL pass) to its conf: point both at
+    # the worker's broker, with fresh connection pools.
+    monkeypatch.setenv("CELERY_BROKER_URL", redis_broker)
+    monkeypatch.setitem(app.conf, "broker_url", redis_broker)
+    monkeypatch.setattr(app, "_pool", None)
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
     with app.connection_for_write(url=redis_broker) as connection:
         yield connection
 

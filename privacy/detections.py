@@ -88,7 +88,7 @@ _JOINED_NAME_RE = re.compile(r"^[a-z]+(?:[_.][a-z]+)+$")
 
 
 def _joined_full_name(value: str) -> bool:
-    """"priya_raman", "kenji.watanabe": a known first name and a known last name joined by _ or ."""
+    """ "priya_raman", "kenji.watanabe": a known first name and a known last name joined by _ or ."""
     if not _JOINED_NAME_RE.match(value):
         return False
     return is_full_name(" ".join(word.capitalize() for word in re.split(r"[_.]", value)))
